@@ -1,0 +1,209 @@
+"""``python -m runtime``: the runtime on its own, without the web or the queue.
+
+    python -m runtime bootstrap busybox
+    python -m runtime build -t hello examples/hello-web
+    python -m runtime run -d -p 8080:80 -m 64m --cpus 0.5 hello
+    python -m runtime ps | logs ID | stats ID | stop ID | rm ID | images
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .cgroups.stats import cpu_percent
+from .config import RuntimeConfig
+from .container.manager import Containers, RunRequest
+from .container.state import ContainerRecord
+from .errors import BerthError, InvalidSpec
+from .image.bootstrap import bootstrap_busybox
+from .image.store import ImageStore
+from .network import ports as portmaps
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+
+
+def parse_size(text: str) -> int:
+    """Docker's sizes: ``64m``, ``1g``, ``512k`` or bytes."""
+    t = text.strip().lower().removesuffix("b") if text.strip().lower() not in ("b",) else ""
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    number = t[:-1] if unit else t
+    try:
+        value = float(number)
+    except ValueError:
+        raise InvalidSpec(f"size {text!r} is not a number with an optional k, m or g") from None
+    return int(value * _UNITS[unit])
+
+
+def _config(args) -> RuntimeConfig:
+    return RuntimeConfig(state_dir=args.state_dir, run_dir=args.run_dir, bridge=args.bridge,
+                         subnet=args.subnet, nft_table=args.nft_table, cgroup_parent=args.cgroup_parent,
+                         netns_prefix=args.netns_prefix)
+
+
+def cmd_bootstrap(args) -> int:
+    image = bootstrap_busybox(ImageStore(_config(args)))
+    print(f"{image.name} {image.short_id}")
+    return 0
+
+
+def cmd_images(args) -> int:
+    store = ImageStore(_config(args))
+    print(f"{'NAME':30} {'IMAGE ID':14} {'SIZE':>10}")
+    for image in store.images():
+        print(f"{image.name or '<none>':30} {image.short_id:14} {store.size(image):>10}")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .build.builder import BuildOptions, build
+    config = _config(args)
+    context = Path(args.context)
+    dockerfile = Path(args.file) if args.file else context / "Dockerfile"
+    options = BuildOptions(tag=args.tag, memory_bytes=parse_size(args.memory), cpus=args.cpus)
+    image = build(config, ImageStore(config), dockerfile.read_text(), context, options, print)
+    print(f"Successfully built {image.short_id}" + (f" as {image.name}" if image.name else ""))
+    return 0
+
+
+def cmd_run(args) -> int:
+    containers = Containers(_config(args))
+    req = RunRequest(image=args.image, memory_bytes=parse_size(args.memory), cpus=args.cpus,
+                     pids_limit=args.pids_limit, command=tuple(args.command), env=tuple(args.env),
+                     ports=tuple(portmaps.parse(p) for p in args.publish), network=args.network,
+                     name=args.name or "")
+    info = containers.run(req)
+    if args.detach:
+        print(info.id)
+        return 0
+    while containers.get(info.id).status.state == "running":
+        time.sleep(0.05)
+    for line in containers.logs(info.id):
+        (sys.stdout if line.stream == "stdout" else sys.stderr).write(line.text + ("\n" if line.complete else ""))
+    status = containers.stop(info.id)
+    if args.rm:
+        containers.remove(info.id)
+    return status.exit_code or 0
+
+
+def cmd_ps(args) -> int:
+    print(f"{'CONTAINER ID':14} {'NAME':20} {'IMAGE':24} {'STATUS':12} PORTS")
+    for info in Containers(_config(args)).list():
+        r, s = info.record, info.status
+        state = f"exited({s.exit_code})" if s.state == "exited" else s.state
+        ports = ", ".join(f"{h}->{c}/{p}" for h, c, p in r.network.get("ports", []))
+        print(f"{r.id[:12]:14} {r.name:20} {r.image:24} {state:12} {ports}")
+    return 0
+
+
+def cmd_logs(args) -> int:
+    for line in Containers(_config(args)).logs(args.container):
+        prefix = f"{line.time} " if args.timestamps else ""
+        out = sys.stdout if line.stream == "stdout" else sys.stderr
+        out.write(prefix + line.text + ("\n" if line.complete else ""))
+    return 0
+
+
+def cmd_stats(args) -> int:
+    containers = Containers(_config(args))
+    prev, t0 = containers.stats(args.container), time.monotonic_ns()
+    time.sleep(1)
+    cur, t1 = containers.stats(args.container), time.monotonic_ns()
+    print(json.dumps({"cpu_percent": round(cpu_percent(prev, cur, t1 - t0), 2),
+                      "memory_working_set": cur.memory_working_set, "memory_limit": cur.memory_limit,
+                      "pids": cur.pids_current, "pids_limit": cur.pids_limit}))
+    return 0
+
+
+def cmd_stop(args) -> int:
+    status = Containers(_config(args)).stop(args.container, timeout=args.time)
+    print(f"exited({status.exit_code})")
+    return 0
+
+
+def cmd_rm(args) -> int:
+    containers = Containers(_config(args))
+    for cid in args.containers:
+        containers.remove(cid, force=args.force)
+        print(cid)
+    return 0
+
+
+def cmd_exited(args) -> int:
+    """Run by conmon when a container exits: release its network, mounts and cgroup."""
+    bundle = Path(args.bundle)
+    config = RuntimeConfig.from_json(ContainerRecord.load(bundle).runtime_config)
+    Containers(config).cleanup(bundle)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = RuntimeConfig()
+    p = argparse.ArgumentParser(prog="python -m runtime", description="Berth's container runtime")
+    p.add_argument("--state-dir", default=str(defaults.state_dir))
+    p.add_argument("--run-dir", default=str(defaults.run_dir))
+    p.add_argument("--bridge", default=defaults.bridge)
+    p.add_argument("--subnet", default=defaults.subnet)
+    p.add_argument("--nft-table", default=defaults.nft_table)
+    p.add_argument("--cgroup-parent", default=defaults.cgroup_parent)
+    p.add_argument("--netns-prefix", default=defaults.netns_prefix)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("bootstrap", help="make a base image on this host")
+    s.add_argument("image", choices=["busybox"])
+    s.set_defaults(func=cmd_bootstrap)
+    sub.add_parser("images", help="list images").set_defaults(func=cmd_images)
+
+    s = sub.add_parser("build", help="build an image from a Dockerfile")
+    s.add_argument("context")
+    s.add_argument("-f", "--file")
+    s.add_argument("-t", "--tag")
+    s.add_argument("-m", "--memory", default="1g", help="memory limit of each RUN step")
+    s.add_argument("--cpus", type=float, default=None)
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("run", help="run a container")
+    s.add_argument("image")
+    s.add_argument("command", nargs=argparse.REMAINDER)
+    s.add_argument("-d", "--detach", action="store_true")
+    s.add_argument("--rm", action="store_true")
+    s.add_argument("--name")
+    s.add_argument("-p", "--publish", action="append", default=[])
+    s.add_argument("-e", "--env", action="append", default=[])
+    s.add_argument("-m", "--memory", default="256m")
+    s.add_argument("--cpus", type=float, default=None)
+    s.add_argument("--pids-limit", type=int, default=1024)
+    s.add_argument("--network", default="bridge", choices=["bridge", "none"])
+    s.set_defaults(func=cmd_run)
+
+    sub.add_parser("ps", help="list containers").set_defaults(func=cmd_ps)
+    s = sub.add_parser("logs", help="print a container's log")
+    s.add_argument("container")
+    s.add_argument("-t", "--timestamps", action="store_true")
+    s.set_defaults(func=cmd_logs)
+    s = sub.add_parser("stats", help="one second of a container's resource use")
+    s.add_argument("container")
+    s.set_defaults(func=cmd_stats)
+    s = sub.add_parser("stop", help="stop a container")
+    s.add_argument("container")
+    s.add_argument("-t", "--time", type=float, default=10.0)
+    s.set_defaults(func=cmd_stop)
+    s = sub.add_parser("rm", help="remove containers")
+    s.add_argument("containers", nargs="+")
+    s.add_argument("-f", "--force", action="store_true")
+    s.set_defaults(func=cmd_rm)
+    s = sub.add_parser("exited", help=argparse.SUPPRESS)
+    s.add_argument("bundle")
+    s.set_defaults(func=cmd_exited)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except BerthError as exc:
+        print(f"berth: {exc.message}", file=sys.stderr)
+        return 125

@@ -1,0 +1,92 @@
+"""Configuration of one runtime instance on a host.
+
+The runtime never reads the environment: callers (the CLI, the host agent,
+tests) build a ``RuntimeConfig`` and pass it in. Several instances can live on
+one machine side by side (tests do this) because every name the runtime
+creates in the kernel derives from this object.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import InvalidSpec
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    state_dir: Path = Path("/var/lib/berth")
+    run_dir: Path = Path("/run/berth")
+    runc: str = "runc"
+    conmon: str = "conmon"
+    bridge: str = "berth0"
+    subnet: str = "10.199.0.0/16"
+    nft_table: str = "berth"
+    cgroup_parent: str = "/berth"
+    netns_prefix: str = "berth"
+    # Outbound traffic from containers is NATed out of the host unless turned off.
+    allow_outbound: bool = True
+    dns_servers: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        object.__setattr__(self, "state_dir", Path(self.state_dir))
+        object.__setattr__(self, "run_dir", Path(self.run_dir))
+        object.__setattr__(self, "dns_servers", tuple(self.dns_servers))
+        validate(self)
+
+    @property
+    def images_dir(self) -> Path:
+        return self.state_dir / "images"
+
+    @property
+    def layers_dir(self) -> Path:
+        return self.state_dir / "layers"
+
+    @property
+    def containers_dir(self) -> Path:
+        return self.state_dir / "containers"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.state_dir / "tmp"
+
+    @property
+    def ipam_dir(self) -> Path:
+        return self.state_dir / "ipam" / self.bridge
+
+    @property
+    def runc_root(self) -> Path:
+        return self.run_dir / "runc"
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.subnet)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["state_dir"] = str(self.state_dir)
+        data["run_dir"] = str(self.run_dir)
+        data["dns_servers"] = list(self.dns_servers)
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RuntimeConfig":
+        return cls(**json.loads(text))
+
+
+def validate(config: RuntimeConfig) -> None:
+    # Linux interface names are at most 15 bytes (IFNAMSIZ - 1).
+    if not 0 < len(config.bridge) <= 15:
+        raise InvalidSpec(f"bridge name {config.bridge!r} must be 1 to 15 characters")
+    try:
+        net = ipaddress.IPv4Network(config.subnet)
+    except ValueError as exc:
+        raise InvalidSpec(f"subnet {config.subnet!r} is not an IPv4 network: {exc}") from None
+    if net.num_addresses < 8:
+        raise InvalidSpec(f"subnet {config.subnet} is too small for containers")
+    if not config.cgroup_parent.startswith("/"):
+        raise InvalidSpec(f"cgroup parent {config.cgroup_parent!r} must be an absolute cgroup path")
+    if len(config.netns_prefix) > 20 or "/" in config.netns_prefix:
+        raise InvalidSpec(f"netns prefix {config.netns_prefix!r} is not a short plain name")

@@ -1,0 +1,230 @@
+"""Container lifecycle: run, stop, kill, remove, list, and the cleanup after exit."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..cgroups import paths as cgroups
+from ..config import RuntimeConfig
+from ..errors import BerthError, InvalidState, NotFound
+from ..image.store import Image, ImageStore
+from ..linux.files import locked, write_atomic
+from ..network import provider
+from ..network.ports import PortMapping
+from ..rootfs import overlay
+from . import etcfiles, monitor, spec as specs
+from .logs import LogLine, read_all
+from .runc import Runc
+from .state import EXITED, RUNNING, ContainerRecord, Status, read_status
+
+DEFAULT_PIDS_LIMIT = 1024
+DEFAULT_STOP_TIMEOUT = 10.0
+LOG_SIZE_MAX = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    image: str
+    memory_bytes: int
+    cpus: float | None = None
+    pids_limit: int = DEFAULT_PIDS_LIMIT
+    command: tuple[str, ...] = ()  # replaces the image's CMD, as after `docker run IMAGE`
+    env: tuple[str, ...] = ()
+    ports: tuple[PortMapping, ...] = ()
+    network: str = "bridge"
+    name: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    record: ContainerRecord
+    status: Status
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+
+def process_for(image: Image, command: tuple[str, ...], env: tuple[str, ...]) -> specs.ProcessSpec:
+    """Entrypoint and command combined as Docker combines them."""
+    cfg = image.config.get("config", {})
+    args = tuple(cfg.get("Entrypoint") or ()) + (command or tuple(cfg.get("Cmd") or ()))
+    merged = {}
+    for item in list(cfg.get("Env") or []) + list(env):
+        key, _, value = item.partition("=")
+        merged[key] = value
+    return specs.ProcessSpec(args=args, env=tuple(f"{k}={v}" for k, v in merged.items()),
+                             cwd=cfg.get("WorkingDir") or "/")
+
+
+class Containers:
+    def __init__(self, config: RuntimeConfig, store: ImageStore | None = None):
+        self.config = config
+        self.store = store or ImageStore(config)
+        self.runc = Runc(config)
+        self.cgroup_version = cgroups.detect_version()
+        config.containers_dir.mkdir(parents=True, exist_ok=True)
+
+    def bundle(self, cid: str) -> Path:
+        return self.config.containers_dir / cid
+
+    # run
+
+    def run(self, req: RunRequest) -> ContainerInfo:
+        image = self.store.resolve(req.image)
+        process = process_for(image, req.command, req.env)
+        record = ContainerRecord(
+            id=req.id, name=req.name or req.id[:12], image=req.image, image_id=image.id,
+            command=list(process.args), hostname=req.id[:12], memory_bytes=req.memory_bytes,
+            cpus=req.cpus, pids_limit=req.pids_limit,
+            cgroup_path=f"{self.config.cgroup_parent}/{req.id}", created=time.time(),
+            runtime_config=self.config.to_json())
+        draft = specs.ContainerSpec(rootfs="/", hostname=record.hostname, process=process,
+                                    cgroup_path=record.cgroup_path, memory_bytes=req.memory_bytes,
+                                    pids_limit=req.pids_limit, cpus=req.cpus)
+        specs.validate(draft)  # before any system call
+        bundle = self.bundle(req.id)
+        if bundle.exists():
+            raise InvalidState(f"container {req.id} already exists")
+        bundle.mkdir(parents=True)
+        record.save(bundle)
+        try:
+            self._create(record, image, draft, req, bundle)
+            self.runc.start(req.id)
+            (bundle / "started").touch()
+        except BaseException:
+            self._undo(record, bundle)
+            raise
+        return self.get(req.id)
+
+    def _create(self, record: ContainerRecord, image: Image, draft: specs.ContainerSpec,
+                req: RunRequest, bundle: Path) -> None:
+        rootfs = overlay.assemble(bundle / "rootfs", self.store.lower_dirs(image.layers))
+        uid, gid = etcfiles.resolve_user(rootfs.merged, image.config.get("config", {}).get("User", ""))
+        net = provider.setup(self.config, record.id, req.network, list(req.ports))
+        record.network = net.to_dict()
+        record.save(bundle)
+        binds = etcfiles.write_etc_files(bundle, record.hostname, net.ip, list(self.config.dns_servers))
+        process = specs.ProcessSpec(**{**draft.process.__dict__, "uid": uid, "gid": gid})
+        full = specs.ContainerSpec(**{**draft.__dict__, "rootfs": str(rootfs.merged), "process": process,
+                                      "netns_path": net.netns_path, "binds": binds})
+        write_atomic(bundle / "config.json", json.dumps(specs.make_spec(full), indent=1))
+        monitor.launch(self.config, record.id, bundle, LOG_SIZE_MAX)
+
+    def _undo(self, record: ContainerRecord, bundle: Path) -> None:
+        try:
+            self.runc.delete(record.id, force=True)
+        except BerthError:
+            pass
+        self.cleanup(bundle)
+        shutil.rmtree(bundle, ignore_errors=True)
+
+    # after exit
+
+    def cleanup(self, bundle: Path) -> None:
+        """Release what a stopped container holds; run by conmon's exit command. Idempotent."""
+        record = ContainerRecord.load(bundle)
+        with locked(bundle / ".cleanup.lock"):
+            if record.network:
+                provider.teardown(self.config, record.id, provider.NetworkInfo(
+                    **{**record.network, "ports": tuple(tuple(p) for p in record.network.get("ports", ()))}))
+            try:
+                self.runc.delete(record.id, force=True)
+            except NotFound:
+                pass
+            overlay.disassemble(overlay.Rootfs(bundle / "rootfs"), keep_upper=True)
+            cgroups.remove(record.cgroup_path, self.cgroup_version)
+            (bundle / "cleaned").touch()
+
+    # control
+
+    def get(self, cid: str) -> ContainerInfo:
+        bundle = self._existing_bundle(cid)
+        return ContainerInfo(ContainerRecord.load(bundle), read_status(bundle))
+
+    def _existing_bundle(self, cid: str) -> Path:
+        bundle = self.bundle(cid)
+        if (bundle / "state.json").exists():
+            return bundle
+        matches = [p for p in self.config.containers_dir.glob(f"{cid}*") if (p / "state.json").exists()] \
+            if len(cid) >= 4 else []
+        if len(matches) == 1:
+            return matches[0]
+        by_name = [p for p in self.config.containers_dir.iterdir()
+                   if (p / "state.json").exists() and ContainerRecord.load(p).name == cid]
+        if len(by_name) == 1:
+            return by_name[0]
+        raise NotFound(f"no container {cid!r}")
+
+    def list(self) -> list[ContainerInfo]:
+        infos = []
+        for bundle in sorted(self.config.containers_dir.iterdir()):
+            if (bundle / "state.json").exists():
+                infos.append(ContainerInfo(ContainerRecord.load(bundle), read_status(bundle)))
+        return sorted(infos, key=lambda i: i.record.created)
+
+    def kill(self, cid: str, signal: str = "KILL") -> None:
+        info = self.get(cid)
+        if info.status.state != RUNNING:
+            raise InvalidState(f"container {info.record.name} is not running ({info.status.state})")
+        self.runc.kill(info.id, signal)
+
+    def stop(self, cid: str, timeout: float = DEFAULT_STOP_TIMEOUT) -> Status:
+        """The stop signal, a grace period, then SIGKILL; returns once cleanup is done."""
+        info = self.get(cid)
+        bundle = self.bundle(info.id)
+        if info.status.state == RUNNING:
+            signal = self.store.resolve(info.record.image_id).config.get("config", {}).get("StopSignal") or "TERM"
+            self._signal_quietly(info.id, signal.removeprefix("SIG"))
+            if not _wait_for(bundle / "exit", timeout):
+                self._signal_quietly(info.id, "KILL")
+                _wait_for(bundle / "exit", 10)
+        self._wait_cleaned(bundle)
+        return read_status(bundle)
+
+    def _signal_quietly(self, cid: str, signal: str) -> None:
+        try:
+            self.runc.kill(cid, signal)
+        except BerthError:
+            pass  # it exited meanwhile
+
+    def _wait_cleaned(self, bundle: Path) -> None:
+        # conmon runs the exit command itself; doing it here too is harmless and
+        # covers a container whose monitor died.
+        if not _wait_for(bundle / "cleaned", 5):
+            self.cleanup(bundle)
+
+    def remove(self, cid: str, force: bool = False) -> None:
+        info = self.get(cid)
+        bundle = self.bundle(info.id)
+        if info.status.state not in (EXITED, "lost"):
+            if not force:
+                raise InvalidState(f"container {info.record.name} is {info.status.state}: stop it first, or force")
+            self.stop(info.id, timeout=0)
+        self.cleanup(bundle)
+        shutil.rmtree(bundle)
+
+    def logs(self, cid: str) -> list[LogLine]:
+        path = self.bundle(self.get(cid).id) / "ctr.log"
+        return read_all(path) if path.exists() else []
+
+    def log_path(self, cid: str) -> Path:
+        return self.bundle(cid) / "ctr.log"
+
+    def stats(self, cid: str):
+        return cgroups.read_stats(self.get(cid).record.cgroup_path, self.cgroup_version)
+
+
+def _wait_for(path: Path, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+

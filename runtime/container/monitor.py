@@ -1,0 +1,81 @@
+"""The per-container monitor: Debian's conmon, as Podman uses it.
+
+conmon double-forks away from its caller, becomes the subreaper and parent of
+the container's init, holds its stdio, writes the log file, records the exit
+code (and an OOM kill) and runs an exit command, which tears down the
+container's network. The host agent can die meanwhile: nothing is lost.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ..config import RuntimeConfig
+from ..errors import OCIRuntimeError
+
+# The repository root, so the exit command can run `python -m runtime` from anywhere.
+_CODE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def launch(config: RuntimeConfig, cid: str, bundle: Path, log_size_max: int) -> int:
+    """Create the container under a new conmon and return the container's init PID."""
+    read_fd, write_fd = os.pipe()
+    env = {**os.environ, "_OCI_SYNCPIPE": str(write_fd), "PYTHONPATH": str(_CODE_ROOT)}
+    args = [
+        config.conmon, "--api-version", "1", "-c", cid, "-u", cid, "-n", cid,
+        "-r", shutil.which(config.runc) or config.runc, "-b", str(bundle),
+        "-p", str(bundle / "init.pid"), "-P", str(bundle / "conmon.pid"),
+        "-l", f"k8s-file:{bundle / 'ctr.log'}", "--log-size-max", str(log_size_max),
+        "--exit-dir", str(bundle), "-0", str(bundle), "--socket-dir-path", str(bundle / "sock"),
+        "--full-attach", "--log-level", "error",
+        "--runtime-arg", "--root", "--runtime-arg", str(config.runc_root),
+        "--runtime-arg", "--log-format=json", "--runtime-arg", f"--log={bundle / 'runc.log'}",
+        "--exit-command", sys.executable,
+        "--exit-command-arg", "-m", "--exit-command-arg", "runtime",
+        "--exit-command-arg", "exited", "--exit-command-arg", str(bundle),
+    ]
+    # conmon's daemon keeps its stderr: give it a file, never a pipe we would wait on.
+    with open(bundle / "conmon.err", "ab") as err:
+        try:
+            proc = subprocess.Popen(args, pass_fds=(write_fd,), env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err, cwd="/")
+        finally:
+            os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as sync:
+        message = sync.readline()  # {"data": <pid>} once created, or a negative one and a message
+    proc.wait(timeout=60)
+    return _init_pid(cid, bundle, message, (bundle / "conmon.err").read_bytes())
+
+
+def _init_pid(cid: str, bundle: Path, message: bytes, stderr: bytes) -> int:
+    for line in message.decode(errors="replace").splitlines():
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        pid = data.get("data", -1)
+        if isinstance(pid, int) and pid > 0:
+            return pid
+        reason = data.get("message") or _runc_log_error(bundle) or stderr.decode(errors="replace").strip()
+        raise OCIRuntimeError(f"unable to create container {cid}: {reason}")
+    reason = _runc_log_error(bundle) or stderr.decode(errors="replace").strip() or "conmon gave no answer"
+    raise OCIRuntimeError(f"unable to create container {cid}: {reason}")
+
+
+def _runc_log_error(bundle: Path) -> str:
+    try:
+        lines = (bundle / "runc.log").read_text().splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("level") == "error":
+            return entry.get("msg", "")
+    return ""

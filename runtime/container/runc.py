@@ -1,0 +1,84 @@
+"""Every call to runc, in one place, with timeouts and errors that say what failed."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from ..config import RuntimeConfig
+from ..errors import NotFound, OCIRuntimeError
+
+_TIMEOUT = 30
+
+
+class Runc:
+    def __init__(self, config: RuntimeConfig):
+        self.config = config
+        self.root = config.runc_root
+
+    def base_args(self) -> list[str]:
+        return [self.config.runc, "--root", str(self.root)]
+
+    def _call(self, what: str, args: list[str], timeout: float = _TIMEOUT) -> str:
+        try:
+            proc = subprocess.run(self.base_args() + args, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise OCIRuntimeError(f"unable to {what}: runc did not answer in {timeout}s") from None
+        if proc.returncode != 0:
+            message = _last_error(proc.stderr)
+            if "does not exist" in message or "not exist" in message:
+                raise NotFound(f"unable to {what}: {message}")
+            raise OCIRuntimeError(f"unable to {what}: {message}", detail=proc.stderr)
+        return proc.stdout
+
+    def start(self, cid: str) -> None:
+        self._call(f"start container {cid}", ["start", cid])
+
+    def kill(self, cid: str, signal: str = "TERM") -> None:
+        self._call(f"send SIG{signal} to container {cid}", ["kill", cid, signal])
+
+    def delete(self, cid: str, force: bool = False) -> None:
+        self._call(f"delete container {cid}", ["delete"] + (["--force"] if force else []) + [cid])
+
+    def state(self, cid: str) -> dict:
+        return json.loads(self._call(f"read the state of container {cid}", ["state", cid]))
+
+    def ids(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        out = self._call("list containers", ["list", "--format", "json"])
+        return [c["id"] for c in json.loads(out or "null") or []]
+
+    def run_foreground(self, cid: str, bundle: Path, on_line, timeout: float | None = None) -> int:
+        """Run a container to completion, passing each output line (stdout and stderr merged).
+
+        Used for build steps: the step's output streams while it runs and
+        runc removes the container when it ends.
+        """
+        proc = subprocess.Popen(self.base_args() + ["run", "--bundle", str(bundle), cid],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        try:
+            for raw in proc.stdout:
+                on_line(raw.decode("utf-8", "replace").rstrip("\n"))
+            return proc.wait(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                self.kill_quietly(cid)
+                proc.kill()
+                proc.wait()
+
+    def kill_quietly(self, cid: str) -> None:
+        subprocess.run(self.base_args() + ["kill", cid, "KILL"], capture_output=True, timeout=_TIMEOUT)
+
+
+def _last_error(stderr: str) -> str:
+    """runc prints logrus lines; the last ``msg`` is the reason."""
+    for line in reversed(stderr.strip().splitlines()):
+        try:
+            return json.loads(line).get("msg", line)
+        except ValueError:
+            if line.strip():
+                return line.strip()
+    return "runc failed without a message"

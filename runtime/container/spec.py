@@ -1,0 +1,171 @@
+"""The OCI runtime spec (config.json) as a pure function of a small request.
+
+Defaults follow Docker's: its default capability set, masked and read-only
+kernel paths, no new privileges, a private namespace for everything but the
+user namespace, and memory and pids limits always set.
+"""
+from __future__ import annotations
+
+import re
+import resource
+from dataclasses import dataclass, field
+
+from ..errors import InvalidSpec
+from ..linux.probes import clamp_rlimit
+
+DEFAULT_CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+)
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+CPU_PERIOD_US = 100_000
+MIN_MEMORY = 6 * 1024 * 1024  # as Docker: below this a container cannot even start
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_RLIMITS = (("RLIMIT_NOFILE", resource.RLIMIT_NOFILE, 1048576),
+            ("RLIMIT_NPROC", resource.RLIMIT_NPROC, 1048576))
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    args: tuple[str, ...]
+    env: tuple[str, ...] = ()
+    cwd: str = "/"
+    uid: int = 0
+    gid: int = 0
+    additional_gids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BindFile:
+    source: str
+    destination: str
+    readonly: bool = True
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    rootfs: str
+    hostname: str
+    process: ProcessSpec
+    cgroup_path: str
+    memory_bytes: int
+    pids_limit: int
+    cpus: float | None = None
+    netns_path: str | None = None  # None: a new namespace with only loopback
+    binds: tuple[BindFile, ...] = field(default=())
+
+
+def _check_limits(spec: ContainerSpec) -> None:
+    if spec.memory_bytes < MIN_MEMORY:
+        raise InvalidSpec(f"memory limit {spec.memory_bytes} bytes is below the minimum of 6 MB")
+    if spec.pids_limit < 1:
+        raise InvalidSpec(f"pids limit must be at least 1, not {spec.pids_limit}")
+    if spec.cpus is not None and not 0.01 <= spec.cpus <= 1024:
+        raise InvalidSpec(f"CPU limit {spec.cpus} must be between 0.01 and 1024")
+
+
+def _check_process(process: ProcessSpec) -> None:
+    if not process.args or not process.args[0]:
+        raise InvalidSpec("no command to run: the image has no CMD or ENTRYPOINT and none was given")
+    if not process.cwd.startswith("/"):
+        raise InvalidSpec(f"working directory {process.cwd!r} must be absolute")
+    for item in process.env:
+        if "=" not in item or item.startswith("="):
+            raise InvalidSpec(f"environment entry {item!r} is not NAME=value")
+
+
+def validate(spec: ContainerSpec) -> None:
+    """Checks that run before any system call."""
+    if not _HOSTNAME.match(spec.hostname):
+        raise InvalidSpec(f"hostname {spec.hostname!r} is not a valid host name")
+    if not spec.cgroup_path.startswith("/"):
+        raise InvalidSpec(f"cgroup path {spec.cgroup_path!r} must be absolute")
+    _check_limits(spec)
+    _check_process(spec.process)
+    for bind in spec.binds:
+        if not bind.destination.startswith("/"):
+            raise InvalidSpec(f"bind mount destination {bind.destination!r} must be absolute")
+
+
+def _rlimits() -> list[dict]:
+    limits = []
+    for name, kind, wanted in _RLIMITS:
+        soft, hard = clamp_rlimit(kind, wanted, wanted)
+        limits.append({"type": name, "soft": soft, "hard": hard})
+    return limits
+
+
+def _mounts(spec: ContainerSpec) -> list[dict]:
+    nosuid_noexec = ["nosuid", "noexec", "nodev"]
+    mounts = [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": nosuid_noexec + ["mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": nosuid_noexec},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": nosuid_noexec + ["ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": nosuid_noexec + ["relatime", "ro"]},
+    ]
+    for bind in spec.binds:
+        options = ["rbind", "rprivate"] + (["ro"] if bind.readonly else [])
+        mounts.append({"destination": bind.destination, "type": "bind", "source": bind.source,
+                       "options": options})
+    return mounts
+
+
+def _resources(spec: ContainerSpec) -> dict:
+    res = {
+        "devices": [{"allow": False, "access": "rwm"}],
+        "memory": {"limit": spec.memory_bytes},
+        "pids": {"limit": spec.pids_limit},
+    }
+    if spec.cpus is not None:
+        res["cpu"] = {"quota": int(spec.cpus * CPU_PERIOD_US), "period": CPU_PERIOD_US}
+    return res
+
+
+def _namespaces(spec: ContainerSpec) -> list[dict]:
+    network = {"type": "network"}
+    if spec.netns_path:
+        network["path"] = spec.netns_path
+    return [{"type": "pid"}, network, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
+            {"type": "cgroup"}]
+
+
+def make_spec(spec: ContainerSpec) -> dict:
+    validate(spec)
+    caps = list(DEFAULT_CAPABILITIES)
+    p = spec.process
+    return {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": False,
+            "user": {"uid": p.uid, "gid": p.gid, "additionalGids": list(p.additional_gids)},
+            "args": list(p.args),
+            "env": list(p.env),
+            "cwd": p.cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": _rlimits(),
+            "noNewPrivileges": True,
+        },
+        "root": {"path": spec.rootfs, "readonly": False},
+        "hostname": spec.hostname,
+        "mounts": _mounts(spec),
+        "linux": {
+            "cgroupsPath": spec.cgroup_path,
+            "resources": _resources(spec),
+            "namespaces": _namespaces(spec),
+            "maskedPaths": list(MASKED_PATHS),
+            "readonlyPaths": list(READONLY_PATHS),
+        },
+    }

@@ -1,0 +1,73 @@
+"""What the runtime remembers about a container, on disk in its bundle directory.
+
+The bundle outlives every process but conmon: the agent, the CLI and the exit
+command all rebuild a container's state from these files.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..linux.files import write_atomic
+
+# Explicit states and the moves between them.
+CREATED, RUNNING, EXITED, LOST = "created", "running", "exited", "lost"
+TRANSITIONS = {CREATED: {RUNNING, EXITED, LOST}, RUNNING: {EXITED, LOST}, EXITED: set(), LOST: set()}
+
+
+@dataclass
+class ContainerRecord:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    command: list[str]
+    hostname: str
+    memory_bytes: int
+    cpus: float | None
+    pids_limit: int
+    cgroup_path: str
+    created: float
+    network: dict = field(default_factory=dict)
+    runtime_config: str = ""  # RuntimeConfig.to_json(), for the exit command
+
+    def save(self, bundle: Path) -> None:
+        write_atomic(bundle / "state.json", json.dumps(asdict(self), indent=1))
+
+    @classmethod
+    def load(cls, bundle: Path) -> "ContainerRecord":
+        return cls(**json.loads((bundle / "state.json").read_text()))
+
+
+@dataclass(frozen=True)
+class Status:
+    state: str
+    exit_code: int | None = None
+    oom_killed: bool = False
+    pid: int | None = None
+
+
+def _pid_alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def read_status(bundle: Path) -> Status:
+    exit_file = bundle / "exit"
+    if exit_file.exists():
+        try:
+            code = int(exit_file.read_text().strip() or "-1")
+        except ValueError:
+            code = -1
+        return Status(EXITED, code, (bundle / "oom").exists())
+    if _pid_alive(bundle / "conmon.pid") is None:
+        return Status(LOST)
+    pid = _pid_alive(bundle / "init.pid")
+    started = (bundle / "started").exists()
+    return Status(RUNNING if started else CREATED, pid=pid)

@@ -1,0 +1,43 @@
+"""Content digests as OCI writes them: ``sha256:<hex>``."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from ..errors import InvalidSpec
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def of_bytes(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(obj) -> bytes:
+    """JSON bytes whose digest is stable: sorted keys, no spaces."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def hex_of(digest: str) -> str:
+    if not _DIGEST.match(digest):
+        raise InvalidSpec(f"{digest!r} is not a sha256 digest")
+    return digest.split(":", 1)[1]
+
+
+class HashingWriter:
+    """A write-only file object that hashes and counts what passes through it."""
+
+    def __init__(self, out):
+        self._out = out
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        return self._out.write(data)
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()

@@ -1,0 +1,187 @@
+"""The image store: an OCI image layout plus unpacked layers for overlayfs.
+
+    images/oci-layout, images/index.json, images/blobs/sha256/<hex>
+    layers/<hex>/        the layer with digest sha256:<hex>, in overlay form
+
+Layers are kept uncompressed, so a layer's digest is also its diff ID.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import RuntimeConfig
+from ..errors import NotFound
+from ..linux.files import locked, write_atomic
+from . import digest as digests
+from .layers import write_layer_tar
+
+MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
+REF_ANNOTATION = "org.opencontainers.image.ref.name"
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str | None
+    manifest_digest: str
+    config_digest: str  # the image ID, as Docker names it
+    config: dict
+    layers: tuple[str, ...]  # bottom layer first
+
+    @property
+    def id(self) -> str:
+        return self.config_digest
+
+    @property
+    def short_id(self) -> str:
+        return digests.hex_of(self.config_digest)[:12]
+
+
+def normalize_ref(ref: str) -> str:
+    """``busybox`` means ``busybox:latest``, as in Docker."""
+    last = ref.rsplit("/", 1)[-1]
+    return ref if (":" in last or "@" in ref) else f"{ref}:latest"
+
+
+class ImageStore:
+    def __init__(self, config: RuntimeConfig):
+        self.root = config.images_dir
+        self.layers_root = config.layers_dir
+        self.tmp = config.tmp_dir
+        for d in (self.root / "blobs" / "sha256", self.layers_root, self.tmp):
+            d.mkdir(parents=True, exist_ok=True)
+        layout = self.root / "oci-layout"
+        if not layout.exists():
+            write_atomic(layout, json.dumps({"imageLayoutVersion": "1.0.0"}))
+        if not self._index_path.exists():
+            write_atomic(self._index_path, json.dumps({"schemaVersion": 2, "manifests": []}))
+
+    # blobs
+
+    @property
+    def _index_path(self) -> Path:
+        return self.root / "index.json"
+
+    def blob_path(self, digest: str) -> Path:
+        return self.root / "blobs" / "sha256" / digests.hex_of(digest)
+
+    def put_blob(self, data: bytes) -> str:
+        digest = digests.of_bytes(data)
+        path = self.blob_path(digest)
+        if not path.exists():
+            write_atomic(path, data)
+        return digest
+
+    def read_json_blob(self, digest: str) -> dict:
+        try:
+            return json.loads(self.blob_path(digest).read_bytes())
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} is missing from the image store") from None
+
+    # layers
+
+    def layer_dir(self, digest: str) -> Path:
+        return self.layers_root / digests.hex_of(digest)
+
+    def new_work_dir(self, prefix: str) -> Path:
+        path = self.tmp / f"{prefix}-{uuid.uuid4().hex[:12]}"
+        path.mkdir(parents=True)
+        return path
+
+    def commit_layer(self, diff_dir: Path) -> tuple[str, int]:
+        """Store the overlay-form ``diff_dir`` as a layer; the directory is moved into the store."""
+        tmp_blob = self.tmp / f"layer-{uuid.uuid4().hex}.tar"
+        with open(tmp_blob, "wb") as raw:
+            writer = digests.HashingWriter(raw)
+            write_layer_tar(diff_dir, writer)
+            raw.flush()
+            os.fsync(raw.fileno())
+        digest, size = writer.digest, writer.size
+        os.replace(tmp_blob, self.blob_path(digest))
+        target = self.layer_dir(digest)
+        try:
+            os.rename(diff_dir, target)
+        except OSError:  # the same layer is already stored: keep the stored one
+            shutil.rmtree(diff_dir)
+        return digest, size
+
+    # images
+
+    def write_image(self, config: dict, layers: list[str], name: str | None = None) -> Image:
+        config = {**config, "rootfs": {"type": "layers", "diff_ids": list(layers)}}
+        config_bytes = digests.canonical_json(config)
+        config_digest = self.put_blob(config_bytes)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_MANIFEST,
+            "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": len(config_bytes)},
+            "layers": [{"mediaType": MEDIA_LAYER, "digest": d,
+                        "size": self.blob_path(d).stat().st_size} for d in layers],
+        }
+        manifest_bytes = digests.canonical_json(manifest)
+        manifest_digest = self.put_blob(manifest_bytes)
+        self._set_index_entry(manifest_digest, len(manifest_bytes), name)
+        return Image(name and normalize_ref(name), manifest_digest, config_digest, config, tuple(layers))
+
+    def _set_index_entry(self, manifest_digest: str, size: int, name: str | None) -> None:
+        ref = normalize_ref(name) if name else None
+        with locked(self.root / ".index.lock"):
+            index = json.loads(self._index_path.read_text())
+            entries = [m for m in index["manifests"]
+                       if not (ref and m.get("annotations", {}).get(REF_ANNOTATION) == ref)
+                       and not (not ref and m["digest"] == manifest_digest and not m.get("annotations"))]
+            entry = {"mediaType": MEDIA_MANIFEST, "digest": manifest_digest, "size": size}
+            if ref:
+                entry["annotations"] = {REF_ANNOTATION: ref}
+            entries.append(entry)
+            index["manifests"] = entries
+            write_atomic(self._index_path, json.dumps(index, indent=1))
+
+    def _entries(self) -> list[dict]:
+        return json.loads(self._index_path.read_text())["manifests"]
+
+    def _load(self, entry: dict) -> Image:
+        manifest = self.read_json_blob(entry["digest"])
+        config_digest = manifest["config"]["digest"]
+        return Image(entry.get("annotations", {}).get(REF_ANNOTATION), entry["digest"], config_digest,
+                     self.read_json_blob(config_digest), tuple(l["digest"] for l in manifest["layers"]))
+
+    def resolve(self, ref: str) -> Image:
+        """Find an image by name, image ID (``sha256:...``) or a unique ID prefix."""
+        wanted = normalize_ref(ref)
+        images = [self._load(e) for e in self._entries()]
+        for image in images:
+            if image.name == wanted:
+                return image
+        bare = ref.removeprefix("sha256:")
+        matches = {i.config_digest: i for i in images if len(bare) >= 6
+                   and digests.hex_of(i.config_digest).startswith(bare)}
+        if len(matches) == 1:
+            return next(iter(matches.values()))
+        raise NotFound(f"image {ref!r} is not in the local store")
+
+    def images(self) -> list[Image]:
+        return [self._load(e) for e in self._entries()]
+
+    def remove(self, ref: str) -> Image:
+        image = self.resolve(ref)
+        with locked(self.root / ".index.lock"):
+            index = json.loads(self._index_path.read_text())
+            index["manifests"] = [m for m in index["manifests"]
+                                  if m.get("annotations", {}).get(REF_ANNOTATION) != image.name
+                                  or m["digest"] != image.manifest_digest]
+            write_atomic(self._index_path, json.dumps(index, indent=1))
+        return image
+
+    def lower_dirs(self, image_layers: tuple[str, ...] | list[str]) -> list[Path]:
+        """Layer directories in the order overlayfs wants them: top first."""
+        return [self.layer_dir(d) for d in reversed(image_layers)]
+
+    def size(self, image: Image) -> int:
+        return sum(self.blob_path(d).stat().st_size for d in image.layers)

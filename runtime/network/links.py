@@ -1,0 +1,127 @@
+"""Bridge, veth pairs and network namespaces, through pyroute2's netlink sockets."""
+from __future__ import annotations
+
+import errno
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyroute2 import IPRoute, NetlinkError, NetNS, netns
+
+from ..config import RuntimeConfig
+from ..errors import OCIRuntimeError
+from . import ipam
+
+NETNS_DIR = Path("/var/run/netns")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    netns: str
+    host_veth: str
+    ip: str
+    gateway: str
+    prefixlen: int
+
+    @property
+    def netns_path(self) -> str:
+        return str(NETNS_DIR / self.netns)
+
+
+def netns_name(config: RuntimeConfig, cid: str) -> str:
+    return f"{config.netns_prefix}-{cid[:12]}"
+
+
+def host_veth_name(cid: str) -> str:
+    return f"bv{cid[:12]}"  # 14 bytes: within IFNAMSIZ
+
+
+def _sysctl(path: str, value: str) -> None:
+    with open(f"/proc/sys/{path}", "w") as f:
+        f.write(value)
+
+
+def ensure_bridge(config: RuntimeConfig) -> None:
+    gw = ipam.gateway(config)
+    with IPRoute() as ipr:
+        if not ipr.link_lookup(ifname=config.bridge):
+            try:
+                ipr.link("add", ifname=config.bridge, kind="bridge")
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:  # another process made it first
+                    raise OCIRuntimeError(f"unable to create bridge {config.bridge}: {exc}") from None
+        index = ipr.link_lookup(ifname=config.bridge)[0]
+        addresses = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index)}
+        if str(gw) not in addresses:
+            try:
+                ipr.addr("add", index=index, address=str(gw), prefixlen=config.network.prefixlen)
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise OCIRuntimeError(f"unable to address bridge {config.bridge}: {exc}") from None
+        ipr.link("set", index=index, state="up")
+    _sysctl("net/ipv4/ip_forward", "1")
+    # Lets DNAT send 127.0.0.1-addressed traffic out to the bridge.
+    _sysctl(f"net/ipv4/conf/{config.bridge}/route_localnet", "1")
+
+
+def remove_bridge(config: RuntimeConfig) -> None:
+    with IPRoute() as ipr:
+        for index in ipr.link_lookup(ifname=config.bridge):
+            ipr.link("del", index=index)
+
+
+def bridge_ports(config: RuntimeConfig) -> list[str]:
+    with IPRoute() as ipr:
+        found = ipr.link_lookup(ifname=config.bridge)
+        if not found:
+            return []
+        return [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()
+                if link.get_attr("IFLA_MASTER") == found[0]]
+
+
+def create_endpoint(config: RuntimeConfig, cid: str) -> Endpoint:
+    """A fresh network namespace joined to the bridge by a veth pair, with an address."""
+    name = netns_name(config, cid)
+    host_if = host_veth_name(cid)
+    peer = f"bp{cid[:12]}"
+    ip = ipam.allocate(config, cid)
+    gw = ipam.gateway(config)
+    try:
+        netns.create(name)
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=host_if, kind="veth", peer={"ifname": peer, "net_ns_fd": name})
+            index = ipr.link_lookup(ifname=host_if)[0]
+            bridge = ipr.link_lookup(ifname=config.bridge)[0]
+            ipr.link("set", index=index, master=bridge, state="up")
+        _configure_inside(name, peer, ip, gw, config.network.prefixlen)
+    except (NetlinkError, OSError) as exc:
+        remove_endpoint(config, cid)
+        raise OCIRuntimeError(f"unable to set up the network of container {cid}: {exc}") from None
+    return Endpoint(name, host_if, str(ip), str(gw), config.network.prefixlen)
+
+
+def _configure_inside(ns_name: str, peer: str, ip: ipaddress.IPv4Address,
+                      gw: ipaddress.IPv4Address, prefixlen: int) -> None:
+    with NetNS(ns_name) as ns:
+        lo = ns.link_lookup(ifname="lo")[0]
+        ns.link("set", index=lo, state="up")
+        index = ns.link_lookup(ifname=peer)[0]
+        ns.link("set", index=index, ifname="eth0")
+        ns.addr("add", index=index, address=str(ip), prefixlen=prefixlen)
+        ns.link("set", index=index, state="up")
+        ns.route("add", dst="0.0.0.0/0", gateway=str(gw))
+
+
+def remove_endpoint(config: RuntimeConfig, cid: str) -> None:
+    """Remove what ``create_endpoint`` made; safe to call again or on a half-made endpoint."""
+    with IPRoute() as ipr:
+        for index in ipr.link_lookup(ifname=host_veth_name(cid)):
+            try:
+                ipr.link("del", index=index)
+            except NetlinkError as exc:
+                if exc.code != errno.ENODEV:
+                    raise
+    name = netns_name(config, cid)
+    if (NETNS_DIR / name).exists():
+        netns.remove(name)
+    ipam.release(config, cid)
