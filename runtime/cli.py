@@ -64,8 +64,7 @@ def cmd_build(args) -> int:
     dockerfile = Path(args.file) if args.file else context / "Dockerfile"
     options = BuildOptions(tag=args.tag, memory_bytes=parse_size(args.memory), cpus=args.cpus)
     image = build(config, ImageStore(config), dockerfile.read_text(), context, options, print)
-    print(f"Successfully built {image.short_id}" + (f" as {image.name}" if image.name else ""))
-    return 0
+    return 0 if image else 1
 
 
 def cmd_run(args) -> int:

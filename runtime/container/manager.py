@@ -37,6 +37,7 @@ class RunRequest:
     ports: tuple[PortMapping, ...] = ()
     network: str = "bridge"
     name: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -82,7 +83,7 @@ class Containers:
             id=req.id, name=req.name or req.id[:12], image=req.image, image_id=image.id,
             command=list(process.args), hostname=req.id[:12], memory_bytes=req.memory_bytes,
             cpus=req.cpus, pids_limit=req.pids_limit,
-            cgroup_path=f"{self.config.cgroup_parent}/{req.id}", created=time.time(),
+            cgroup_path=f"{self.config.cgroup_parent}/{req.id}", created=time.time(), labels=dict(req.labels),
             runtime_config=self.config.to_json())
         draft = specs.ContainerSpec(rootfs="/", hostname=record.hostname, process=process,
                                     cgroup_path=record.cgroup_path, memory_bytes=req.memory_bytes,
@@ -214,7 +215,10 @@ class Containers:
         return read_all(path) if path.exists() else []
 
     def log_path(self, cid: str) -> Path:
-        return self.bundle(cid) / "ctr.log"
+        return self.bundle(self.get(cid).id) / "ctr.log"
+
+    def exists(self, cid: str) -> bool:
+        return (self.bundle(cid) / "state.json").exists()
 
     def stats(self, cid: str):
         return cgroups.read_stats(self.get(cid).record.cgroup_path, self.cgroup_version)

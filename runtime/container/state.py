@@ -31,6 +31,7 @@ class ContainerRecord:
     cgroup_path: str
     created: float
     network: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
     runtime_config: str = ""  # RuntimeConfig.to_json(), for the exit command
 
     def save(self, bundle: Path) -> None:
@@ -66,6 +67,8 @@ def read_status(bundle: Path) -> Status:
         except ValueError:
             code = -1
         return Status(EXITED, code, (bundle / "oom").exists())
+    if not (bundle / "conmon.pid").exists():
+        return Status(CREATED)  # still being set up
     if _pid_alive(bundle / "conmon.pid") is None:
         return Status(LOST)
     pid = _pid_alive(bundle / "init.pid")

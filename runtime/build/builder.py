@@ -1,0 +1,240 @@
+"""The builder: walks a parsed Dockerfile, keeps the image config, runs the steps.
+
+Metadata instructions change only the image config (and add history);
+RUN and COPY/ADD each add one layer, made by :mod:`runtime.build.steps`.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import RuntimeConfig
+from ..errors import DockerfileError, NotFound
+from ..image.digest import hex_of
+from ..image.store import Image, ImageStore
+from . import dockerfile as df
+from .context import resolve_sources
+from .steps import RunCommand, StepLimits, StepRunner
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    tag: str | None = None
+    build_args: dict = field(default_factory=dict)
+    memory_bytes: int = 1024 ** 3
+    cpus: float | None = None
+    pids_limit: int = 1024
+    network: str = "bridge"
+
+
+@dataclass
+class StageState:
+    """The image being built by one stage."""
+
+    config: dict
+    layers: list[str]
+    history: list[dict]
+    args: dict[str, str] = field(default_factory=dict)
+    cmd_set_here: bool = False
+
+    @property
+    def env(self) -> dict[str, str]:
+        out = {}
+        for item in self.config.get("Env") or []:
+            key, _, value = item.partition("=")
+            out[key] = value
+        return out
+
+    def set_env(self, key: str, value: str) -> None:
+        env = self.env
+        env[key] = value
+        self.config["Env"] = [f"{k}={v}" for k, v in env.items()]
+
+    def lookup(self) -> dict[str, str]:
+        """Variables for expansion: ENV wins over ARG, as in Docker."""
+        return {**self.args, **self.env}
+
+    @property
+    def workdir(self) -> str:
+        return self.config.get("WorkingDir") or "/"
+
+    @property
+    def shell(self) -> tuple[str, ...]:
+        return tuple(self.config.get("Shell") or DEFAULT_SHELL)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Builder:
+    def __init__(self, config: RuntimeConfig, store: ImageStore, options: BuildOptions, on_output):
+        self.store = store
+        self.options = options
+        self.out = on_output
+        self.steps = StepRunner(config, store, StepLimits(options.memory_bytes, options.cpus,
+                                                          options.pids_limit, options.network))
+
+    def build(self, text: str, context: Path) -> Image:
+        parsed = df.parse(text)
+        meta = self._meta_args(parsed)
+        total = sum(1 + len(s.instructions) for s in parsed.stages)
+        step = 0
+        state = None
+        for stage in parsed.stages:
+            step += 1
+            state = self._from(stage.from_, meta, step, total)
+            for instruction in stage.instructions:
+                step += 1
+                self.out(f"Step {step}/{total} : {instruction.original}")
+                self._apply(state, instruction, context)
+        image_config = {"architecture": "amd64", "os": "linux", "created": _now(),
+                        "config": state.config, "history": state.history}
+        image = self.store.write_image(image_config, state.layers, self.options.tag)
+        self.out(f"Successfully built {image.short_id}")
+        if image.name:
+            self.out(f"Successfully tagged {image.name}")
+        return image
+
+    def _meta_args(self, parsed: df.Dockerfile) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for arg in parsed.meta_args:
+            for name, default in arg.expanded(values).args:
+                if name in self.options.build_args:
+                    values[name] = self.options.build_args[name]
+                elif default is not None:
+                    values[name] = default
+        return values
+
+    def _from(self, instruction: df.From, meta: dict[str, str], step: int, total: int) -> StageState:
+        self.out(f"Step {step}/{total} : {instruction.original}")
+        ref = instruction.expanded(meta).image
+        if ref.lower() == "scratch":
+            state = StageState({}, [], [])
+        else:
+            try:
+                base = self.store.resolve(ref)
+            except NotFound:
+                raise DockerfileError(f"base image {ref!r} is not in the local store "
+                                      "(bootstrap it or build it first)", line=instruction.line) from None
+            state = StageState(copy.deepcopy(base.config.get("config", {})), list(base.layers),
+                               copy.deepcopy(base.config.get("history", [])))
+            self.out(f" ---> {base.short_id}")
+        state.meta = meta
+        return state
+
+    # instructions
+
+    def _apply(self, state: StageState, instruction, context: Path) -> None:
+        handler = getattr(self, f"_do_{type(instruction).__name__.lower()}", None)
+        if handler is None:
+            raise DockerfileError(f"{instruction.keyword} is not supported by this builder yet",
+                                  line=instruction.line)
+        created_by, digest = handler(state, instruction, context)
+        entry = {"created": _now(), "created_by": created_by}
+        if digest is None:
+            entry["empty_layer"] = True
+        else:
+            state.layers.append(digest)
+            self.out(f" ---> {hex_of(digest)[:12]}")
+        state.history.append(entry)
+
+    def _nop(self, instruction) -> tuple[str, None]:
+        return f"/bin/sh -c #(nop) {instruction.original}", None
+
+    def _do_run(self, state: StageState, ins: df.Run, _context):
+        args = state.shell + ins.command if ins.shell_form else ins.command
+        env = {**state.args, **state.env}  # build args are visible to RUN, not kept in the image
+        cmd = RunCommand(args=tuple(args), env=tuple(f"{k}={v}" for k, v in env.items()),
+                         workdir=state.workdir, user=state.config.get("User", ""), line=ins.line)
+        digest, _ = self.steps.run(state.layers, cmd, self.out)
+        return f"/bin/sh -c {ins.original[4:].strip()}", digest
+
+    def _do_copy(self, state: StageState, ins: df.Copy, context: Path):
+        ins = ins.expanded(state.lookup())
+        if getattr(ins, "from_", None):
+            raise DockerfileError("COPY --from is not supported by this builder yet", line=ins.line)
+        if ins.chmod:
+            raise DockerfileError(f"{ins.keyword} --chmod is not supported by this builder yet", line=ins.line)
+        if any(s.startswith(("http://", "https://")) for s in ins.sources):
+            raise DockerfileError("ADD from a URL is not supported by this builder yet", line=ins.line)
+        sources = resolve_sources(context, list(ins.sources), ins.line)
+        digest, _ = self.steps.copy(state.layers, sources, ins.dest, state.workdir, ins.chown, ins.line)
+        return f"/bin/sh -c #(nop) {ins.original}", digest
+
+    _do_add = _do_copy
+
+    def _do_env(self, state: StageState, ins: df.Env, _context):
+        for key, value in ins.expanded(state.lookup()).pairs:
+            state.set_env(key, value)
+        return self._nop(ins)
+
+    def _do_arg(self, state: StageState, ins: df.Arg, _context):
+        for name, default in ins.expanded(state.lookup()).args:
+            if name in self.options.build_args:
+                state.args[name] = self.options.build_args[name]
+            elif default is not None:
+                state.args[name] = default
+            elif name in state.meta:
+                state.args[name] = state.meta[name]
+        return self._nop(ins)
+
+    def _do_workdir(self, state: StageState, ins: df.Workdir, _context):
+        path = ins.expanded(state.lookup()).path
+        state.config["WorkingDir"] = posixpath.normpath(posixpath.join(state.workdir, path))
+        return self._nop(ins)
+
+    def _do_expose(self, state: StageState, ins: df.Expose, _context):
+        exposed = state.config.setdefault("ExposedPorts", {})
+        for port in ins.expanded(state.lookup()).ports:
+            exposed[port if "/" in port else f"{port}/tcp"] = {}
+        return self._nop(ins)
+
+    def _command(self, state: StageState, ins) -> list[str]:
+        return list(state.shell + ins.command) if ins.shell_form else list(ins.command)
+
+    def _do_cmd(self, state: StageState, ins: df.Cmd, _context):
+        state.config["Cmd"] = self._command(state, ins)
+        state.cmd_set_here = True
+        return self._nop(ins)
+
+    def _do_entrypoint(self, state: StageState, ins: df.Entrypoint, _context):
+        state.config["Entrypoint"] = self._command(state, ins)
+        if not state.cmd_set_here:  # Docker drops a CMD inherited from the base image
+            state.config["Cmd"] = None
+        return self._nop(ins)
+
+    def _do_label(self, state: StageState, ins: df.Label, _context):
+        state.config.setdefault("Labels", {}).update(dict(ins.expanded(state.lookup()).pairs))
+        return self._nop(ins)
+
+    def _do_user(self, state: StageState, ins: df.User, _context):
+        state.config["User"] = ins.expanded(state.lookup()).user
+        return self._nop(ins)
+
+    def _do_volume(self, state: StageState, ins: df.Volume, _context):
+        volumes = state.config.setdefault("Volumes", {})
+        for path in ins.expanded(state.lookup()).paths:
+            volumes[path] = {}
+        return self._nop(ins)
+
+    def _do_stopsignal(self, state: StageState, ins: df.StopSignal, _context):
+        state.config["StopSignal"] = ins.expanded(state.lookup()).signal
+        return self._nop(ins)
+
+    def _do_shell(self, state: StageState, ins: df.Shell, _context):
+        state.config["Shell"] = list(ins.shell)
+        return self._nop(ins)
+
+    def _do_maintainer(self, state: StageState, ins: df.Maintainer, _context):
+        return self._nop(ins)
+
+
+def build(config: RuntimeConfig, store: ImageStore, dockerfile_text: str, context: Path,
+          options: BuildOptions, on_output) -> Image:
+    return Builder(config, store, options, on_output).build(dockerfile_text, context)

@@ -1,0 +1,33 @@
+"""``python -m workers.agent``: the host agent, a Celery worker on this host's queue.
+
+Run as root. It needs no database and no Django: only Redis and the runtime.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery.signals import worker_ready
+
+from .. import config
+from ..celery_app import app
+from . import tasks  # noqa: F401  (registers the agent's tasks)
+from .context import context
+from .doctor import check_or_exit
+from .loops import start_all
+
+
+@worker_ready.connect
+def _start_loops(**_):
+    start_all(context())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
+    ctx = context()
+    check_or_exit(ctx.containers.config)
+    app.worker_main(["worker", "-Q", config.host_queue(ctx.host), "-P", "threads", "-c", "4",
+                     "-n", f"agent@{ctx.host}", "--without-gossip", "--without-mingle", "-l", "INFO"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Start-up checks: the agent refuses work, with a reason, on a host that cannot run it."""
+from __future__ import annotations
+
+import os
+
+from runtime.config import RuntimeConfig
+from runtime.linux.probes import missing_tools
+
+
+def problems(config: RuntimeConfig) -> list[str]:
+    found = []
+    if os.geteuid() != 0:
+        found.append("the host agent must run as root (it creates namespaces, cgroups and mounts)")
+    for tool in missing_tools(config.runc, config.conmon, "nft"):
+        found.append(f"{tool} is not installed (apt-get install {'nftables' if tool == 'nft' else tool})")
+    if not os.path.exists("/bin/busybox"):
+        found.append("/bin/busybox is missing (apt-get install busybox-static)")
+    with open("/proc/filesystems") as f:
+        if "overlay" not in f.read():
+            found.append("the kernel has no overlay filesystem (modprobe overlay)")
+    return found
+
+
+def check_or_exit(config: RuntimeConfig) -> None:
+    found = problems(config)
+    if found:
+        raise SystemExit("berth agent cannot start:\n  - " + "\n  - ".join(found))

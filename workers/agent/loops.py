@@ -1,0 +1,186 @@
+"""The agent's background loops: heartbeat, stats sampler with exit watch, log shipper.
+
+Each loop keeps what it must not forget (log positions, the last state it
+reported) in files under the state directory, so a restarted agent resumes
+where the previous one stopped: no line shipped twice, no exit unreported.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import redis
+
+from runtime.cgroups.stats import cpu_percent, io_rates
+from runtime.container.logs import LogReader
+from runtime.container.state import EXITED, LOST, RUNNING
+from runtime.errors import BerthError
+
+from .. import contracts, streams
+from .context import CONTAINER_LABEL, AgentContext
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+HEARTBEAT_SECONDS = 5.0
+SAMPLE_SECONDS = 1.0
+SHIP_SECONDS = 0.2
+_READ_CHUNK = 4 * 1024 * 1024
+
+
+def _labelled(ctx: AgentContext):
+    for info in ctx.containers.list():
+        label = info.record.labels.get(CONTAINER_LABEL)
+        if label:
+            yield int(label), info
+
+
+def _agent_dir(ctx: AgentContext, name: str) -> Path:
+    path = ctx.containers.config.state_dir / "agent" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class Loop(threading.Thread):
+    interval = 1.0
+
+    def __init__(self, ctx: AgentContext, stop: threading.Event):
+        super().__init__(name=self.__class__.__name__, daemon=True)
+        self.ctx = ctx
+        self.stopping = stop
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                self.tick()
+            except (BerthError, OSError, redis.RedisError):
+                # Redis down or a container vanishing mid-read: try again next tick.
+                log.warning("%s tick failed", self.name, exc_info=True)
+            self.stopping.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+
+class Heartbeat(Loop):
+    interval = HEARTBEAT_SECONDS
+
+    def tick(self) -> None:
+        state_dir = self.ctx.containers.config.state_dir
+        running = sum(1 for _, i in _labelled(self.ctx) if i.status.state == RUNNING)
+        self.ctx.report(contracts.CONTROL_HEARTBEAT, {
+            "name": self.ctx.host, "cpus": psutil.cpu_count() or 1,
+            "memory_bytes": psutil.virtual_memory().total,
+            "disk_free_bytes": shutil.disk_usage(state_dir).free,
+            "load": os.getloadavg()[0], "cpu_percent": psutil.cpu_percent(),
+            "containers": running, "version": VERSION,
+        })
+
+
+class Sampler(Loop):
+    """Once a second: a stats sample per running container, and a report of each exit."""
+
+    interval = SAMPLE_SECONDS
+
+    def __init__(self, ctx, stop):
+        super().__init__(ctx, stop)
+        self.previous: dict[str, tuple[int, object]] = {}
+        self.reported = _agent_dir(ctx, "reported")
+
+    def tick(self) -> None:
+        seen = set()
+        for container_id, info in _labelled(self.ctx):
+            seen.add(info.id)
+            if info.status.state == RUNNING:
+                self._sample(container_id, info)
+            elif info.status.state in (EXITED, LOST):
+                self._report_end(container_id, info)
+        for gone in set(self.previous) - seen:
+            del self.previous[gone]
+
+    def _sample(self, container_id: int, info) -> None:
+        now = time.monotonic_ns()
+        stats = self.ctx.containers.stats(info.id)
+        prev = self.previous.get(info.id)
+        self.previous[info.id] = (now, stats)
+        if prev is None:
+            return
+        elapsed = now - prev[0]
+        read_rate, write_rate = io_rates(prev[1], stats, elapsed)
+        sample = {"t": int(time.time() * 1000), "cpu": round(cpu_percent(prev[1], stats, elapsed), 2),
+                  "mem": stats.memory_working_set, "mem_limit": stats.memory_limit or 0,
+                  "pids": stats.pids_current or 0, "pids_limit": stats.pids_limit or 0,
+                  "io_read": round(read_rate or 0), "io_write": round(write_rate or 0)}
+        self.ctx.redis.xadd(streams.container_stats(container_id), {k: str(v) for k, v in sample.items()},
+                            maxlen=streams.STATS_MAXLEN, approximate=True)
+
+    def _report_end(self, container_id: int, info) -> None:
+        marker = self.reported / info.id
+        if marker.exists():
+            return
+        status = info.status
+        event = ({"status": contracts.C_EXITED, "exit_code": status.exit_code, "oom_killed": status.oom_killed}
+                 if status.state == EXITED else
+                 {"status": contracts.C_FAILED,
+                  "error": contracts.error("lost", "the container's monitor is gone; its state is unknown")})
+        self.ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, event)
+        marker.write_text(status.state)
+
+
+class Shipper(Loop):
+    """Copies new log lines from each container's log file to its Redis stream."""
+
+    interval = SHIP_SECONDS
+
+    def __init__(self, ctx, stop):
+        super().__init__(ctx, stop)
+        self.positions = _agent_dir(ctx, "log-positions")
+        self.readers: dict[str, LogReader] = {}
+
+    def tick(self) -> None:
+        for container_id, info in _labelled(self.ctx):
+            self._ship(container_id, info)
+
+    def _ship(self, container_id: int, info) -> None:
+        position_file = self.positions / info.id
+        if position_file.exists() and position_file.read_text() == "done":
+            return
+        reader = self.readers.get(info.id)
+        if reader is None:
+            offset = int(position_file.read_text()) if position_file.exists() else 0
+            reader = self.readers[info.id] = LogReader(offset)
+        finished = info.status.state in (EXITED, LOST)
+        path = self.ctx.containers.log_path(info.id)
+        if path.exists():
+            with open(path, "rb") as f:
+                f.seek(reader.offset)
+                data = f.read(_READ_CHUNK)
+            lines, _ = reader.feed(data, final=finished and len(data) < _READ_CHUNK)
+            self._publish(container_id, lines)
+        if finished and (not path.exists() or reader.offset >= path.stat().st_size):
+            position_file.write_text("done")
+            self.readers.pop(info.id, None)
+        else:
+            position_file.write_text(str(reader.offset))
+
+    def _publish(self, container_id: int, lines) -> None:
+        if not lines:
+            return
+        pipe = self.ctx.redis.pipeline(transaction=False)
+        key = streams.container_log(container_id)
+        for line in lines:
+            pipe.xadd(key, {"t": line.time, "s": line.stream, "line": line.text},
+                      maxlen=streams.CONTAINER_LOG_MAXLEN, approximate=True)
+        pipe.execute()
+
+
+def start_all(ctx: AgentContext) -> threading.Event:
+    stop = threading.Event()
+    for loop in (Heartbeat(ctx, stop), Sampler(ctx, stop), Shipper(ctx, stop)):
+        loop.start()
+    return stop

@@ -1,0 +1,21 @@
+"""The agent's runtime configuration, from the environment (the runtime reads none)."""
+from __future__ import annotations
+
+from runtime.config import RuntimeConfig
+
+from ..env import env_bool, env_list, env_str
+
+
+def runtime_config() -> RuntimeConfig:
+    d = RuntimeConfig()
+    return RuntimeConfig(
+        state_dir=env_str("BERTH_STATE_DIR", str(d.state_dir)),
+        run_dir=env_str("BERTH_RUN_DIR", str(d.run_dir)),
+        bridge=env_str("BERTH_BRIDGE", d.bridge),
+        subnet=env_str("BERTH_SUBNET", d.subnet),
+        nft_table=env_str("BERTH_NFT_TABLE", d.nft_table),
+        cgroup_parent=env_str("BERTH_CGROUP_PARENT", d.cgroup_parent),
+        netns_prefix=env_str("BERTH_NETNS_PREFIX", d.netns_prefix),
+        allow_outbound=env_bool("BERTH_ALLOW_OUTBOUND", True),
+        dns_servers=tuple(env_list("BERTH_DNS", [])),
+    )

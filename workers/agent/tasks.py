@@ -1,0 +1,117 @@
+"""The host agent's jobs. Thin: each takes IDs and a payload, calls the runtime, reports."""
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+
+from runtime.build.builder import BuildOptions, build as build_image
+from runtime.build.context import extract
+from runtime.container.manager import RunRequest
+from runtime.errors import BerthError, ContextError
+from runtime.network import ports as portmaps
+
+from .. import contracts, streams
+from ..celery_app import app
+from .context import CONTAINER_LABEL, context
+
+log = logging.getLogger(__name__)
+
+
+def _error_of(exc: BaseException) -> dict:
+    if isinstance(exc, BerthError):
+        return exc.to_dict()
+    log.exception("unexpected error in an agent job")
+    return contracts.error("internal", f"internal error on the host: {exc.__class__.__name__}: {exc}")
+
+
+class BuildLog:
+    """Streams build output to viewers and keeps the whole text for the build record."""
+
+    def __init__(self, ctx, build_id: int):
+        self.ctx = ctx
+        self.key = streams.build_log(build_id)
+        self.lines: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        self.ctx.redis.xadd(self.key, {"line": line}, maxlen=streams.BUILD_LOG_MAXLEN, approximate=True)
+
+    def end(self, status: str) -> None:
+        self.ctx.redis.xadd(self.key, {"end": status})
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)[-1_000_000:]
+
+
+@app.task(name=contracts.AGENT_BUILD)
+def build(job: dict) -> None:
+    ctx = context()
+    build_id = job["build_id"]
+    ctx.report(contracts.CONTROL_BUILD_EVENT, build_id, {"status": contracts.BUILD_RUNNING, "host": ctx.host})
+    output = BuildLog(ctx, build_id)
+    workdir = ctx.store.new_work_dir(f"context-{build_id}")
+    started = time.monotonic()
+    try:
+        _fetch_context(ctx, job, workdir)
+        options = BuildOptions(tag=job["tag"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"))
+        image = build_image(ctx.containers.config, ctx.store, job["dockerfile"], workdir, options, output)
+        event = {"status": contracts.BUILD_SUCCEEDED, "image": image.name, "image_id": image.id}
+    except Exception as exc:  # any failure must reach the user as a failed build
+        error = _error_of(exc)
+        output(f"ERROR: {error['message']}")
+        event = {"status": contracts.BUILD_FAILED, "error": error}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    event.update(log=output.text, seconds=round(time.monotonic() - started, 3))
+    output.end(event["status"])
+    ctx.report(contracts.CONTROL_BUILD_EVENT, build_id, event)
+
+
+def _fetch_context(ctx, job: dict, workdir) -> None:
+    if not job.get("has_context"):
+        return
+    data = ctx.redis.get(streams.build_context(job["build_id"]))
+    if data is None:
+        raise ContextError("the build context is no longer available (it expires after an hour): build again")
+    extract(data, workdir)
+
+
+@app.task(name=contracts.AGENT_RUN)
+def run(job: dict) -> None:
+    ctx = context()
+    cid = job["container_id"]
+    if ctx.containers.exists(job["runtime_id"]):
+        return  # a second delivery of a job already done
+    try:
+        req = RunRequest(
+            id=job["runtime_id"], image=job["image"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
+            ports=tuple(portmaps.parse(p) for p in job["ports"]), env=tuple(job.get("env", [])),
+            name=job.get("name", ""), labels=((CONTAINER_LABEL, str(cid)),))
+        info = ctx.containers.run(req)
+    except Exception as exc:  # reported to the user as a failed container
+        ctx.report(contracts.CONTROL_CONTAINER_EVENT, cid, {"status": contracts.C_FAILED, "error": _error_of(exc)})
+        return
+    ctx.report(contracts.CONTROL_CONTAINER_EVENT, cid,
+               {"status": contracts.C_RUNNING, "ip": info.record.network.get("ip"), "host": ctx.host})
+
+
+@app.task(name=contracts.AGENT_STOP)
+def stop(container_id: int, runtime_id: str) -> None:
+    ctx = context()
+    try:
+        status = ctx.containers.stop(runtime_id)
+    except BerthError as exc:
+        ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"error": exc.to_dict()})
+        return
+    ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id,
+               {"status": contracts.C_EXITED, "exit_code": status.exit_code, "oom_killed": status.oom_killed})
+
+
+@app.task(name=contracts.AGENT_REMOVE)
+def remove(container_id: int, runtime_id: str) -> None:
+    ctx = context()
+    if ctx.containers.exists(runtime_id):
+        ctx.containers.remove(runtime_id, force=True)
+    ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"status": contracts.C_REMOVED})

@@ -1,0 +1,32 @@
+"""The web's only door to the queue: jobs for host agents, passed by ID after commit."""
+from __future__ import annotations
+
+import redis
+
+from . import config, contracts, streams
+from .celery_app import app
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(config.REDIS_URL)
+
+
+def put_context(build_id: int, data: bytes) -> None:
+    """Hand the build context to whichever host builds it, through the shared Redis."""
+    _redis().set(streams.build_context(build_id), data, ex=streams.CONTEXT_TTL)
+
+
+def queue_build(host: str, job: dict) -> None:
+    app.send_task(contracts.AGENT_BUILD, args=[job], queue=config.host_queue(host))
+
+
+def queue_run(host: str, job: dict) -> None:
+    app.send_task(contracts.AGENT_RUN, args=[job], queue=config.host_queue(host))
+
+
+def queue_stop(host: str, container_id: int, runtime_id: str) -> None:
+    app.send_task(contracts.AGENT_STOP, args=[container_id, runtime_id], queue=config.host_queue(host))
+
+
+def queue_remove(host: str, container_id: int, runtime_id: str) -> None:
+    app.send_task(contracts.AGENT_REMOVE, args=[container_id, runtime_id], queue=config.host_queue(host))

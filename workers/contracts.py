@@ -1,0 +1,58 @@
+"""The messages between the web, the control worker and the host agents.
+
+Task names and payloads live here so both sides agree without importing
+each other: the web never imports the agent, the agent never imports Django.
+"""
+from __future__ import annotations
+
+# Sent to a host queue, run by that host's agent.
+AGENT_BUILD = "agent.build"
+AGENT_RUN = "agent.run"
+AGENT_STOP = "agent.stop"
+AGENT_REMOVE = "agent.remove"
+
+# Sent to the control queue, run by the control worker.
+CONTROL_HEARTBEAT = "control.heartbeat"
+CONTROL_BUILD_EVENT = "control.build_event"
+CONTROL_CONTAINER_EVENT = "control.container_event"
+
+# Build states, shared by the agent's events and the database.
+BUILD_QUEUED, BUILD_RUNNING, BUILD_SUCCEEDED, BUILD_FAILED = "queued", "running", "succeeded", "failed"
+BUILD_STATES = (BUILD_QUEUED, BUILD_RUNNING, BUILD_SUCCEEDED, BUILD_FAILED)
+BUILD_TRANSITIONS = {
+    BUILD_QUEUED: {BUILD_RUNNING, BUILD_FAILED},
+    BUILD_RUNNING: {BUILD_SUCCEEDED, BUILD_FAILED},
+    BUILD_SUCCEEDED: set(),
+    BUILD_FAILED: set(),
+}
+
+# Container states, likewise.
+C_PENDING, C_RUNNING, C_EXITED, C_FAILED, C_REMOVED = "pending", "running", "exited", "failed", "removed"
+CONTAINER_STATES = (C_PENDING, C_RUNNING, C_EXITED, C_FAILED, C_REMOVED)
+CONTAINER_TRANSITIONS = {
+    C_PENDING: {C_RUNNING, C_FAILED, C_REMOVED},
+    C_RUNNING: {C_EXITED, C_REMOVED},
+    C_EXITED: {C_REMOVED},
+    C_FAILED: {C_REMOVED},
+    C_REMOVED: set(),
+}
+
+
+def can_move(transitions: dict, current: str, new: str) -> bool:
+    return new == current or new in transitions.get(current, set())
+
+
+def build_job(build_id: int, dockerfile: str, tag: str, memory_bytes: int, cpus: float | None,
+              has_context: bool) -> dict:
+    return {"build_id": build_id, "dockerfile": dockerfile, "tag": tag, "memory_bytes": memory_bytes,
+            "cpus": cpus, "has_context": has_context}
+
+
+def run_job(container_id: int, runtime_id: str, image: str, ports: list[str], memory_bytes: int,
+            cpus: float | None, env: list[str], name: str) -> dict:
+    return {"container_id": container_id, "runtime_id": runtime_id, "image": image, "ports": ports,
+            "memory_bytes": memory_bytes, "cpus": cpus, "env": env, "name": name}
+
+
+def error(code: str, message: str, detail: str = "") -> dict:
+    return {"code": code, "message": message, "detail": detail}

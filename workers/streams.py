@@ -1,0 +1,37 @@
+"""Redis streams that carry build output, container logs and stats to viewers.
+
+The agent appends; websocket consumers read from the viewer's last position
+(a stream ID), so a viewer that reconnects resumes without gap or duplicate.
+"""
+from __future__ import annotations
+
+BUILD_LOG_MAXLEN = 100_000
+CONTAINER_LOG_MAXLEN = 100_000
+STATS_MAXLEN = 900  # 15 minutes at one sample a second
+CONTEXT_TTL = 3600
+
+
+def build_log(build_id: int) -> str:
+    return f"berth:build:{build_id}:log"
+
+
+def container_log(container_id: int) -> str:
+    return f"berth:container:{container_id}:log"
+
+
+def container_stats(container_id: int) -> str:
+    return f"berth:container:{container_id}:stats"
+
+
+def build_context(build_id: int) -> str:
+    return f"berth:build:{build_id}:context"
+
+
+def valid_position(value: str | None) -> str:
+    """A stream ID from a client, or "0" (from the start) when absent or malformed."""
+    if not value:
+        return "0"
+    ms, _, seq = value.partition("-")
+    if ms.isdigit() and (not seq or seq.isdigit()):
+        return value
+    return "0"
