@@ -329,6 +329,10 @@ class _Line:
                 "escape": self.escape}
 
 
+# Each parser gives the instruction's own fields from the line and its checked flags.
+_Parser = Callable[[_Line, dict[str, Any]], dict[str, Any]]
+
+
 def parse_instruction(logical: LogicalLine, *, escape: str = DEFAULT_ESCAPE) -> Instruction:
     """Parse one logical line into its typed instruction."""
     word, args = _split_first(logical.text.strip())
@@ -480,8 +484,7 @@ def _pairs(ln: _Line, flags: dict[str, Any]) -> dict[str, Any]:
     if "=" not in words[0]:
         name, value = _split_first(ln.rest)
         if not value:
-            raise ln.error(f'{ln.keyword} needs a value for "{name}": '
-                           f"{ln.keyword} name=value")
+            raise ln.error(f'{ln.keyword} "{name}" has no value; use {ln.keyword} name=value')
         return {"pairs": ((name, value),)}
     pairs = []
     for word in words:
@@ -524,7 +527,7 @@ def _volume(ln: _Line, flags: dict[str, Any]) -> dict[str, Any]:
     return {"paths": tuple(paths)}
 
 
-def _whole(field_name: str) -> Callable[[_Line, dict[str, Any]], dict[str, Any]]:
+def _whole(field_name: str) -> _Parser:
     """For instructions whose whole argument text is one value (USER a b is "a b")."""
     def fields(ln: _Line, flags: dict[str, Any]) -> dict[str, Any]:
         if not ln.rest:
@@ -593,7 +596,6 @@ _FILE_FLAGS = {"chown": _STRING, "chmod": _STRING, "link": _BOOL}
 _HEALTH_FLAGS = dict.fromkeys(("interval", "timeout", "start-period", "start-interval",
                                "retries"), _STRING)
 _RUN_FLAGS = dict.fromkeys(("mount", "network", "security", "device"), _REFUSED)
-_Parser = Callable[[_Line, dict[str, Any]], dict[str, Any]]
 # keyword -> (instruction type, its fields from the line and flags, accepted flags)
 _PARSERS: dict[str, tuple[type[Instruction], _Parser, Mapping[str, str]]] = {
     "FROM": (From, _from, {"platform": _STRING}),

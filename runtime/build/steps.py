@@ -17,6 +17,7 @@ from ..config import RuntimeConfig
 from ..container import etcfiles, spec as specs
 from ..container.runc import Runc
 from ..errors import DockerfileError
+from ..image.layers import is_opaque_dir
 from ..image.store import ImageStore
 from ..linux.files import secure_join
 from ..network import provider
@@ -62,8 +63,8 @@ def prune_mountpoints(upper: Path, lowers: list[Path], destinations: list[str]) 
             if not os.path.lexists(path) or not _empty(path):
                 break
             if path.is_dir() and _in_lowers(lowers, rel):
-                if os.listxattr(path, follow_symlinks=False):
-                    break  # opaque or otherwise marked: the step replaced it
+                if is_opaque_dir(path):
+                    break  # the step replaced the directory
                 path.rmdir()
             elif not _in_lowers(lowers, rel):
                 path.rmdir() if path.is_dir() else path.unlink()

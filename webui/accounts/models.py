@@ -1,0 +1,52 @@
+from django.conf import settings
+from django.db import models
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    personal = models.BooleanField(default=False, help_text="Made for one user at sign-up.")
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    OWNER, MEMBER, VIEWER = "owner", "member", "viewer"
+    ROLES = [(OWNER, "Owner"), (MEMBER, "Member"), (VIEWER, "Viewer")]
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=ROLES, default=MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team")]
+
+    def __str__(self):
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+def default_max_containers():
+    return settings.BERTH_DEFAULT_MAX_CONTAINERS
+
+
+def default_max_memory_mb():
+    return settings.BERTH_DEFAULT_MAX_MEMORY_MB
+
+
+def default_max_cpus():
+    return settings.BERTH_DEFAULT_MAX_CPUS
+
+
+class Quota(models.Model):
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="quota")
+    max_containers = models.PositiveIntegerField(default=default_max_containers,
+                                                 help_text="Containers running (or starting) at once.")
+    max_memory_mb = models.PositiveIntegerField(default=default_max_memory_mb,
+                                                help_text="Total memory limit of running containers, in MB.")
+    max_cpus = models.FloatField(default=default_max_cpus,
+                                 help_text="Total CPU limit of running containers.")
+
+    def __str__(self):
+        return f"quota of {self.team}"

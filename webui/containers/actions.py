@@ -1,0 +1,96 @@
+"""Writes on containers: run, stop, remove, and the events agents report."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from webui.core import live
+from webui.core.errors import UserError, message_for
+from webui.images.models import App
+from workers import client, contracts
+
+from .models import Container
+
+_HOLDING = (contracts.C_PENDING, contracts.C_RUNNING)
+
+
+def _check_quota(app: App) -> None:
+    quota = app.team.quota
+    holding = Container.objects.filter(app__team=app.team, status__in=_HOLDING)
+    count = holding.count()
+    if count + 1 > quota.max_containers:
+        raise UserError(f"Quota exceeded: the team runs {count} of its {quota.max_containers} containers.")
+    memory = holding.aggregate(total=Sum("memory_mb"))["total"] or 0
+    if memory + app.memory_mb > quota.max_memory_mb:
+        raise UserError(f"Quota exceeded: {app.memory_mb} MB more would bring the team to "
+                        f"{memory + app.memory_mb} MB of its {quota.max_memory_mb} MB memory quota "
+                        f"({memory} MB in use).")
+    cpus = sum(c.cpus or 0 for c in holding) + (app.cpus or 0)
+    if cpus > quota.max_cpus:
+        raise UserError(f"Quota exceeded: {app.cpus} CPUs more would bring the team to {cpus:g} of its "
+                        f"{quota.max_cpus:g} CPUs.")
+
+
+def _check_ports(app: App, host) -> None:
+    wanted = {p.split(":")[0] + "/" + p.split("/")[-1] for p in app.ports}
+    for other in Container.objects.filter(host=host, status__in=_HOLDING):
+        taken = {p.split(":")[0] + "/" + p.split("/")[-1] for p in other.ports}
+        clash = wanted & taken
+        if clash:
+            port = sorted(clash)[0]
+            # Another team's container is not named: only that the port is taken.
+            raise UserError(f"Host port {port} is already published by another container on {host.name}.")
+
+
+def run_app(user, app: App) -> Container:
+    build = app.last_good_build()
+    if build is None:
+        raise UserError("The app has no successful build yet: build it first.")
+    with transaction.atomic():
+        # Lock the team's rows so two runs at once cannot both slip under the quota.
+        list(Container.objects.select_for_update().filter(app__team=app.team))
+        _check_quota(app)
+        _check_ports(app, build.host)
+        container = Container.objects.create(app=app, build=build, host=build.host, ports=app.ports,
+                                             memory_mb=app.memory_mb, cpus=app.cpus, created_by=user)
+        job = contracts.run_job(container.id, container.runtime_id, build.image or build.image_id, app.ports,
+                                app.memory_mb * 1024 * 1024, app.cpus, [], container.name)
+        transaction.on_commit(lambda: client.queue_run(build.host.name, job))
+    return container
+
+
+def stop_container(user, container: Container) -> None:
+    if container.status != contracts.C_RUNNING:
+        raise UserError(f"The container is {container.status}, not running.")
+    transaction.on_commit(lambda: client.queue_stop(container.host.name, container.id, container.runtime_id))
+
+
+def remove_container(user, container: Container) -> None:
+    if container.status == contracts.C_REMOVED:
+        raise UserError("The container is already removed.")
+    transaction.on_commit(lambda: client.queue_remove(container.host.name, container.id, container.runtime_id))
+
+
+@transaction.atomic
+def record_container_event(container_id: int, event: dict) -> Container | None:
+    container = Container.objects.select_for_update().filter(id=container_id).first()
+    if container is None:
+        return None
+    new = event.get("status", container.status)
+    if event.get("error"):
+        container.error = message_for(event["error"])
+    if contracts.can_move(contracts.CONTAINER_TRANSITIONS, container.status, new):
+        container.status = new
+        if "exit_code" in event:
+            container.exit_code = event["exit_code"]
+            container.oom_killed = bool(event.get("oom_killed"))
+        if event.get("ip"):
+            container.ip = event["ip"]
+        if new in (contracts.C_EXITED, contracts.C_FAILED, contracts.C_REMOVED) and not container.finished:
+            container.finished = timezone.now()
+    container.save()
+    live.notify("container", container.id, {
+        "status": container.status, "exit_code": container.exit_code, "oom_killed": container.oom_killed,
+        "error": container.error})
+    return container

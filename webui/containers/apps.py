@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ContainersConfig(AppConfig):
+    name = "webui.containers"
+    label = "containers"

@@ -1,0 +1,34 @@
+"""The one place that decides who may see what: members of an object's team."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+
+from webui.accounts.models import Membership, Team
+
+WRITE_ROLES = (Membership.OWNER, Membership.MEMBER)
+
+
+def teams_of(user):
+    if not user.is_authenticated:
+        return Team.objects.none()
+    return Team.objects.filter(memberships__user=user)
+
+
+def writable_teams_of(user):
+    if not user.is_authenticated:
+        return Team.objects.none()
+    return Team.objects.filter(memberships__user=user, memberships__role__in=WRITE_ROLES)
+
+
+def visible(queryset, user, team_path: str):
+    """Filter ``queryset`` to the objects whose team (reached by ``team_path``) has ``user``."""
+    return queryset.filter(**{f"{team_path}__in": teams_of(user)})
+
+
+def get_visible_or_404(queryset, user, team_path: str, **lookup):
+    """404, not 403, for other teams' objects: their existence is not revealed."""
+    return get_object_or_404(visible(queryset, user, team_path), **lookup)
+
+
+def can_write(user, team) -> bool:
+    return writable_teams_of(user).filter(pk=team.pk).exists()

@@ -1,0 +1,18 @@
+from django.utils import timezone
+
+from .models import Host
+
+
+def record_heartbeat(info: dict) -> Host:
+    host, _ = Host.objects.update_or_create(name=info["name"], defaults={
+        "cpus": info.get("cpus", 0), "memory_bytes": info.get("memory_bytes", 0),
+        "disk_free_bytes": info.get("disk_free_bytes", 0), "load": info.get("load", 0),
+        "cpu_percent": info.get("cpu_percent", 0), "containers": info.get("containers", 0),
+        "agent_version": info.get("version", ""), "last_seen": timezone.now(),
+    })
+    return host
+
+
+def pick_host() -> Host | None:
+    """The up, uncordoned host running the fewest containers."""
+    return Host.objects.up().order_by("containers", "name").first()

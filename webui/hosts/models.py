@@ -1,0 +1,36 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class HostQuerySet(models.QuerySet):
+    def up(self):
+        since = timezone.now() - timedelta(seconds=settings.BERTH_HOST_TIMEOUT_SECONDS)
+        return self.filter(last_seen__gte=since, cordoned=False)
+
+
+class Host(models.Model):
+    """A worker host, as its agent's heartbeats describe it."""
+
+    name = models.CharField(max_length=200, unique=True)
+    cpus = models.PositiveIntegerField(default=0)
+    memory_bytes = models.BigIntegerField(default=0)
+    disk_free_bytes = models.BigIntegerField(default=0)
+    load = models.FloatField(default=0)
+    cpu_percent = models.FloatField(default=0)
+    containers = models.PositiveIntegerField(default=0, help_text="Running containers, as the agent counts them.")
+    agent_version = models.CharField(max_length=40, blank=True)
+    cordoned = models.BooleanField(default=False, help_text="A cordoned host gets no new work.")
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    objects = HostQuerySet.as_manager()
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_up(self) -> bool:
+        return timezone.now() - self.last_seen < timedelta(seconds=settings.BERTH_HOST_TIMEOUT_SECONDS)

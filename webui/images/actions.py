@@ -1,0 +1,65 @@
+"""Writes on apps and builds. Views, tasks and tests all go through these."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from webui.core import live
+from webui.core.errors import UserError, message_for
+from webui.hosts.actions import pick_host
+from workers import client, contracts
+
+from .models import App, Build
+
+
+def create_app(user, data: dict) -> App:
+    app = App(team=data["team"], name=data["name"], dockerfile=data["dockerfile"], ports=data["ports"],
+              memory_mb=data["memory_mb"], cpus=data.get("cpus"), created_by=user)
+    if data.get("context"):
+        app.context.save(data["context"].name, data["context"], save=False)
+    app.save()
+    return app
+
+
+def start_build(user, app: App) -> Build:
+    from django.conf import settings
+
+    host = pick_host()
+    if host is None:
+        raise UserError("No worker host is up: start a host agent (make run starts one) and try again.")
+    with transaction.atomic():
+        build = Build.objects.create(app=app, host=host, created_by=user)
+        job = contracts.build_job(build.id, app.dockerfile, app.image_name,
+                                  settings.BERTH_BUILD_MEMORY_MB * 1024 * 1024, None, bool(app.context))
+        transaction.on_commit(lambda: _queue(build, job))
+    return build
+
+
+def _queue(build: Build, job: dict) -> None:
+    if build.app.context:
+        with build.app.context.open("rb") as f:
+            client.put_context(build.id, f.read())
+    client.queue_build(build.host.name, job)
+
+
+@transaction.atomic
+def record_build_event(build_id: int, event: dict) -> Build | None:
+    build = Build.objects.select_for_update().filter(id=build_id).first()
+    if build is None:
+        return None
+    new = event.get("status", build.status)
+    if not contracts.can_move(contracts.BUILD_TRANSITIONS, build.status, new):
+        return build  # a late or repeated event: the build has moved on
+    build.status = new
+    if "image" in event:
+        build.image, build.image_id = event["image"] or "", event.get("image_id", "")
+    if event.get("error"):
+        build.error = message_for(event["error"])
+    if "log" in event:
+        build.log = event["log"]
+        build.seconds = event.get("seconds")
+    if build.done:
+        build.finished = timezone.now()
+    build.save()
+    live.notify("build", build.id, {"status": build.status, "error": build.error})
+    return build

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.conf import settings
+
+from webui.core.access import writable_teams_of
+
+from . import uploads
+
+_PORT = re.compile(r"^(\d{1,5}):(\d{1,5})(/(tcp|udp))?$")
+
+
+def parse_ports(text: str) -> list[str]:
+    """``"18080:80, 5353:53/udp"`` to ``["18080:80/tcp", "5353:53/udp"]``, checked."""
+    mappings, seen = [], set()
+    for item in [p.strip() for p in re.split(r"[,\s]+", text or "") if p.strip()]:
+        m = _PORT.match(item)
+        if not m:
+            raise forms.ValidationError(f"“{item}” is not a port mapping like 8080:80 or 5353:53/udp.")
+        host, container, proto = int(m.group(1)), int(m.group(2)), m.group(4) or "tcp"
+        if not settings.BERTH_PORT_MIN <= host <= settings.BERTH_PORT_MAX:
+            raise forms.ValidationError(f"Host port {host} is outside the allowed range "
+                                        f"{settings.BERTH_PORT_MIN}-{settings.BERTH_PORT_MAX}.")
+        if not 1 <= container <= 65535:
+            raise forms.ValidationError(f"Container port {container} is outside 1-65535.")
+        if (host, proto) in seen:
+            raise forms.ValidationError(f"Host port {host}/{proto} is mapped twice.")
+        seen.add((host, proto))
+        mappings.append(f"{host}:{container}/{proto}")
+    return mappings
+
+
+class AppForm(forms.Form):
+    name = forms.SlugField(max_length=60, help_text="Letters, digits, - and _.")
+    team = forms.ModelChoiceField(queryset=None, empty_label=None)
+    dockerfile = forms.FileField(label="Dockerfile")
+    context = forms.FileField(required=False, label="Build context",
+                              help_text="Optional .tar, .tar.gz or .zip with the files COPY needs.")
+    ports = forms.CharField(required=False, label="Port mappings",
+                            help_text="host:container, comma-separated, e.g. 18080:80")
+    memory_mb = forms.IntegerField(label="Memory limit (MB)", min_value=6, initial=256)
+    cpus = forms.FloatField(label="CPU limit", required=False, min_value=0.01, max_value=64,
+                            help_text="In CPUs, e.g. 0.5. Empty: no CPU limit.")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = writable_teams_of(user).order_by("-personal", "name")
+
+    def clean_dockerfile(self) -> str:
+        return uploads.dockerfile_text(self.cleaned_data["dockerfile"].read())
+
+    def clean_context(self):
+        upload = self.cleaned_data.get("context")
+        if upload:
+            uploads.context_archive(upload.name, upload.read(), settings.BERTH_MAX_CONTEXT_BYTES)
+            upload.seek(0)
+        return upload
+
+    def clean_ports(self) -> list[str]:
+        return parse_ports(self.cleaned_data.get("ports", ""))
+
+    def clean(self):
+        data = super().clean()
+        team, memory = data.get("team"), data.get("memory_mb")
+        if team and memory and memory > team.quota.max_memory_mb:
+            self.add_error("memory_mb", f"{memory} MB is over the team's memory quota of "
+                                        f"{team.quota.max_memory_mb} MB.")
+        if team and data.get("name") and team.apps.filter(name=data["name"]).exists():
+            self.add_error("name", f"The team already has an app named “{data['name']}”.")
+        return data

@@ -1,0 +1,63 @@
+from django.conf import settings
+from django.db import models
+
+from workers import contracts
+
+
+class App(models.Model):
+    """What a user uploads: a Dockerfile, an optional context, and how to run the result."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="apps")
+    name = models.SlugField(max_length=60)
+    dockerfile = models.TextField()
+    context = models.FileField(upload_to="contexts/", blank=True)
+    ports = models.JSONField(default=list, help_text='Port mappings like "8080:80/tcp".')
+    memory_mb = models.PositiveIntegerField(default=256)
+    cpus = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="app_name_unique_in_team")]
+        ordering = ["-created"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def image_name(self) -> str:
+        # Team IDs keep two teams' apps of the same name apart in a host's store.
+        return f"team{self.team_id}/{self.name}:latest"
+
+    def last_good_build(self):
+        return self.builds.filter(status=contracts.BUILD_SUCCEEDED).order_by("-id").first()
+
+
+class Build(models.Model):
+    STATES = [(s, s) for s in contracts.BUILD_STATES]
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="builds")
+    host = models.ForeignKey("hosts.Host", on_delete=models.SET_NULL, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=STATES, default=contracts.BUILD_QUEUED)
+    image = models.CharField(max_length=200, blank=True)
+    image_id = models.CharField(max_length=80, blank=True)
+    error = models.TextField(blank=True)
+    log = models.TextField(blank=True, help_text="The whole build output, kept when the build ends.")
+    seconds = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"build {self.id} of {self.app}"
+
+    @property
+    def team(self):
+        return self.app.team
+
+    @property
+    def done(self) -> bool:
+        return self.status in (contracts.BUILD_SUCCEEDED, contracts.BUILD_FAILED)

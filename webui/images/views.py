@@ -1,0 +1,77 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from webui.containers.models import Container
+from webui.core.access import can_write, get_visible_or_404, visible
+from webui.core.errors import UserError
+
+from . import actions
+from .forms import AppForm
+from .models import App, Build
+
+
+@login_required
+def dashboard(request):
+    apps = visible(App.objects.select_related("team"), request.user, "team")
+    containers = visible(Container.objects.select_related("app", "host"), request.user, "app__team")
+    return render(request, "images/dashboard.html", {
+        "apps": apps, "containers": containers.exclude(status="removed")[:20]})
+
+
+@login_required
+def app_new(request):
+    form = AppForm(request.POST or None, request.FILES or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        app = actions.create_app(request.user, form.cleaned_data)
+        messages.success(request, f"App {app.name} created. Build it to make its image.")
+        return redirect("app", app_id=app.id)
+    return render(request, "images/app_new.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+def app_detail(request, app_id):
+    app = get_visible_or_404(App.objects.select_related("team"), request.user, "team", id=app_id)
+    return render(request, "images/app_detail.html", {
+        "app": app, "builds": app.builds.all()[:20],
+        "containers": app.containers.exclude(status="removed").select_related("host"),
+        "can_write": can_write(request.user, app.team)})
+
+
+def _writable_app(request, app_id) -> App:
+    app = get_visible_or_404(App.objects.select_related("team"), request.user, "team", id=app_id)
+    if not can_write(request.user, app.team):
+        raise UserError("Viewers cannot build or run.")
+    return app
+
+
+@login_required
+@require_POST
+def app_build(request, app_id):
+    try:
+        build = actions.start_build(request.user, _writable_app(request, app_id))
+    except UserError as exc:
+        messages.error(request, str(exc))
+        return redirect("app", app_id=app_id)
+    return redirect("build", build_id=build.id)
+
+
+@login_required
+@require_POST
+def app_run(request, app_id):
+    from webui.containers.actions import run_app
+
+    try:
+        container = run_app(request.user, _writable_app(request, app_id))
+    except UserError as exc:
+        messages.error(request, str(exc))
+        return redirect("app", app_id=app_id)
+    return redirect("container", container_id=container.id)
+
+
+@login_required
+def build_detail(request, build_id):
+    build = get_visible_or_404(Build.objects.select_related("app", "host"), request.user, "app__team",
+                               id=build_id)
+    return render(request, "images/build_detail.html", {"build": build, "app": build.app})

@@ -1,0 +1,124 @@
+"""Django settings, read strictly from the environment (see .env.example)."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from workers.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("BERTH_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    configured = env_str("BERTH_SECRET_KEY", "")
+    if configured:
+        return configured
+    # A key made once per installation and kept, so sessions survive restarts.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("BERTH_DEBUG", False)
+ALLOWED_HOSTS = env_list("BERTH_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("BERTH_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "webui.core",
+    "webui.accounts",
+    "webui.hosts",
+    "webui.images",
+    "webui.containers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webui.urls"
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [BASE_DIR / "webui" / "templates"],
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+ASGI_APPLICATION = "webui.asgi.application"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env_str("BERTH_DB_PATH", str(VAR_DIR / "berth.sqlite3")),
+        # The web and the control worker write concurrently: wait for locks, and take
+        # the write lock at the start of a transaction instead of failing on upgrade.
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                    "init_command": "PRAGMA journal_mode=WAL;"},
+    }
+}
+
+REDIS_URL = env_str("BERTH_REDIS_URL", "redis://127.0.0.1:6379/0")
+CHANNEL_LAYERS = {
+    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}},
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+MEDIA_ROOT = VAR_DIR / "media"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Quota defaults for new teams; admins change each team's quota in the admin.
+BERTH_DEFAULT_MAX_CONTAINERS = env_int("BERTH_DEFAULT_MAX_CONTAINERS", 10)
+BERTH_DEFAULT_MAX_MEMORY_MB = env_int("BERTH_DEFAULT_MAX_MEMORY_MB", 2048)
+BERTH_DEFAULT_MAX_CPUS = env_int("BERTH_DEFAULT_MAX_CPUS", 4)
+BERTH_BUILD_MEMORY_MB = env_int("BERTH_BUILD_MEMORY_MB", 1024)
+# Host ports a user may publish.
+BERTH_PORT_MIN = env_int("BERTH_PORT_MIN", 1024)
+BERTH_PORT_MAX = env_int("BERTH_PORT_MAX", 65535)
+BERTH_MAX_CONTEXT_BYTES = env_int("BERTH_MAX_CONTEXT_BYTES", 64 * 1024 * 1024)
+# A host is down when its last heartbeat is older than this.
+BERTH_HOST_TIMEOUT_SECONDS = env_int("BERTH_HOST_TIMEOUT_SECONDS", 15)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("BERTH_LOG_LEVEL", "INFO")},
+}

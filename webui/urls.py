@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from webui.containers import views as containers
+from webui.images import views as images
+
+urlpatterns = [
+    path("", images.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("apps/new/", images.app_new, name="app_new"),
+    path("apps/<int:app_id>/", images.app_detail, name="app"),
+    path("apps/<int:app_id>/build/", images.app_build, name="app_build"),
+    path("apps/<int:app_id>/run/", images.app_run, name="app_run"),
+    path("builds/<int:build_id>/", images.build_detail, name="build"),
+    path("containers/<int:container_id>/", containers.container_detail, name="container"),
+    path("containers/<int:container_id>/stop/", containers.container_stop, name="container_stop"),
+    path("containers/<int:container_id>/remove/", containers.container_remove, name="container_remove"),
+    path("admin/", admin.site.urls),
+]
