@@ -1,0 +1,39 @@
+# Berth: `make run` to start everything on this machine, `make test` to run the suite.
+# Both install what is missing first (Debian packages, the virtualenv). Run as root.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEB_PACKAGES := runc conmon nftables redis-server busybox-static iproute2 chromium catatonit
+export BERTH_VAR_DIR ?= $(CURDIR)/var
+
+.PHONY: run stop test deps debs venv
+
+run: deps
+	@deploy/services.sh start
+
+stop:
+	@deploy/services.sh stop
+
+test: deps
+	$(PY) -m pytest
+
+deps: debs venv
+
+# Install the Debian packages that are missing; apt-get update only when needed.
+debs:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null; then missing="$$missing python3-venv"; fi; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@

@@ -1,0 +1,24 @@
+"""The control worker's jobs: record what agents report, through the web's actions."""
+from __future__ import annotations
+
+from webui.containers.actions import record_container_event
+from webui.hosts.actions import record_heartbeat
+from webui.images.actions import record_build_event
+
+from .. import contracts
+from ..celery_app import app
+
+
+@app.task(name=contracts.CONTROL_HEARTBEAT)
+def heartbeat(info: dict) -> None:
+    record_heartbeat(info)
+
+
+@app.task(name=contracts.CONTROL_BUILD_EVENT)
+def build_event(build_id: int, event: dict) -> None:
+    record_build_event(build_id, event)
+
+
+@app.task(name=contracts.CONTROL_CONTAINER_EVENT)
+def container_event(container_id: int, event: dict) -> None:
+    record_container_event(container_id, event)
