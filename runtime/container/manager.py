@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..cgroups import paths as cgroups
 from ..config import RuntimeConfig
-from ..errors import BerthError, InvalidState, NotFound
+from ..errors import BerthError, InvalidSpec, InvalidState, NotFound
 from ..image.store import Image, ImageStore
 from ..linux.files import locked, write_atomic
 from ..network import provider
@@ -55,6 +55,9 @@ def process_for(image: Image, command: tuple[str, ...], env: tuple[str, ...]) ->
     """Entrypoint and command combined as Docker combines them."""
     cfg = image.config.get("config", {})
     args = tuple(cfg.get("Entrypoint") or ()) + (command or tuple(cfg.get("Cmd") or ()))
+    for item in env:
+        if "=" not in item or item.startswith("="):
+            raise InvalidSpec(f"environment entry {item!r} is not NAME=value")
     merged = {}
     for item in list(cfg.get("Env") or []) + list(env):
         key, _, value = item.partition("=")

@@ -42,6 +42,8 @@
     if (el && state.status) { el.textContent = state.status; el.className = "state " + state.status; }
     const error = document.getElementById("error");
     if (error && state.error) { error.textContent = state.error; error.classList.remove("hidden"); }
+    const ip = document.getElementById("ip");
+    if (ip && state.ip) ip.textContent = state.ip;
     const exit = document.getElementById("exit");
     if (exit && state.exit_code !== null && state.exit_code !== undefined) {
       exit.textContent = state.exit_code + (state.oom_killed ? " (killed: out of memory)" : "");

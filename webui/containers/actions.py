@@ -48,7 +48,8 @@ def run_app(user, app: App) -> Container:
     if build is None:
         raise UserError("The app has no successful build yet: build it first.")
     with transaction.atomic():
-        # Lock the team's rows so two runs at once cannot both slip under the quota.
+        # Two runs at once must not both slip under the quota: lock the team's rows (on
+        # SQLite the IMMEDIATE transaction already serialises writers).
         list(Container.objects.select_for_update().filter(app__team=app.team))
         _check_quota(app)
         _check_ports(app, build.host)
@@ -92,5 +93,5 @@ def record_container_event(container_id: int, event: dict) -> Container | None:
     container.save()
     live.notify("container", container.id, {
         "status": container.status, "exit_code": container.exit_code, "oom_killed": container.oom_killed,
-        "error": container.error})
+        "error": container.error, "ip": container.ip})
     return container

@@ -1,0 +1,58 @@
+"""What a test run may leave behind on the host, listed so a test can check it is gone."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import psutil
+
+from runtime.cgroups import paths as cgroups
+from runtime.config import RuntimeConfig
+from runtime.linux.mounts import mount_points_under
+from runtime.network import links, nft
+
+
+def _netns(prefix: str) -> set[str]:
+    names = os.listdir(links.NETNS_DIR) if links.NETNS_DIR.exists() else []
+    return {n for n in names if n.startswith(prefix + "-")}
+
+
+def _veths() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if line.strip()}
+
+
+def _cgroups(config: RuntimeConfig) -> set[str]:
+    found = set()
+    for top in cgroups.cgroup_dirs(config.cgroup_parent, cgroups.detect_version()):
+        for path in Path(top).rglob("*"):
+            if path.is_dir():
+                found.add(str(path))
+    return found
+
+
+def _monitors(config: RuntimeConfig) -> set[int]:
+    state = str(config.state_dir)
+    found = set()
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if state in cmdline:
+            found.add(proc.info["pid"])
+    return found
+
+
+def snapshot(config: RuntimeConfig) -> dict[str, set]:
+    return {
+        "mounts": {str(p) for p in mount_points_under(config.state_dir)},
+        "netns": _netns(config.netns_prefix),
+        "veth": {v for v in _veths() if v.startswith("bv") or v.startswith("bp")},
+        "bridge ports": set(links.bridge_ports(config)),
+        "cgroups": _cgroups(config),
+        "processes": _monitors(config),
+        "published ports": nft.published_ports(config),
+    }
+
+
+def left_behind(before: dict[str, set], after: dict[str, set]) -> dict[str, set]:
+    return {k: after[k] - before.get(k, set()) for k in after if after[k] - before.get(k, set())}

@@ -1,0 +1,148 @@
+"""Real runc containers: limits in the cgroup, isolation, ports, cleanup, bad requests."""
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+
+import pytest
+
+from runtime.container.manager import Containers, RunRequest
+from runtime.errors import InvalidSpec, InvalidState, NotFound, PortInUse
+from runtime.network.ports import parse as port
+
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def containers(no_leaks, runtime_config, store):
+    """A container manager whose containers are removed after the test, which then checks for leaks."""
+    manager = Containers(runtime_config, store)
+    made = []
+    yield manager, made
+    for cid in made:
+        if manager.exists(cid):
+            manager.remove(cid, force=True)
+
+
+def run(containers, **kwargs):
+    manager, made = containers
+    req = RunRequest(**{"image": "busybox", "memory_bytes": 64 * MB, **kwargs})
+    made.append(req.id)
+    return manager.run(req)
+
+
+def wait_exit(manager, cid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while manager.get(cid).status.state != "exited":
+        assert time.monotonic() < deadline, "the container did not exit"
+        time.sleep(0.02)
+    return manager.get(cid).status
+
+
+def output(manager, cid) -> str:
+    wait_exit(manager, cid)
+    return "\n".join(line.text for line in manager.logs(cid))
+
+
+CGROUP_READ = (
+    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; "
+    "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us 2>/dev/null "
+    "|| cat /sys/fs/cgroup/cpu.max; "
+    "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"
+)
+
+
+def test_limits_are_in_the_containers_own_cgroup(containers):
+    info = run(containers, cpus=0.5, pids_limit=100, command=("sh", "-c", CGROUP_READ))
+    values = output(containers[0], info.id).split()
+    assert values[0] == str(64 * MB)
+    assert int(values[1]) / int(values[2]) == 0.5  # quota / period: half a CPU
+    assert values[3] == "100"
+
+
+def test_container_has_own_hostname_processes_and_interfaces(containers):
+    info = run(containers, command=("sh", "-c", "hostname; echo ---; ps -o pid,comm; echo ---; ip -o link"))
+    hostname, ps, links = output(containers[0], info.id).split("---")
+    assert hostname.strip() == info.id[:12] != socket.gethostname()
+    pids = [line.split()[0] for line in ps.strip().splitlines()[1:]]
+    assert pids[0] == "1" and len(pids) <= 3  # sh as PID 1, ps, and nothing of the host's
+    names = sorted(line.split(":")[1].strip().split("@")[0] for line in links.strip().splitlines())
+    assert names == ["eth0", "lo"]
+
+
+def test_published_port_answers_on_loopback_and_logs_the_request(containers):
+    info = run(containers, ports=(port("18181:80"),),
+               command=("httpd", "-f", "-v", "-p", "80", "-h", "/etc"))
+    body = _fetch("http://127.0.0.1:18181/passwd")
+    assert "root:x:0:0" in body
+    manager = containers[0]
+    deadline = time.monotonic() + 5
+    while not any("response:200" in line.text for line in manager.logs(info.id)):
+        assert time.monotonic() < deadline, "httpd's request log line never reached the log file"
+        time.sleep(0.05)
+    manager.stop(info.id, timeout=1)
+    with pytest.raises(OSError):
+        _fetch("http://127.0.0.1:18181/passwd", timeout=1)
+
+
+def _fetch(url: str, timeout: float = 5) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=timeout).read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_exit_code_and_a_last_line_without_newline_are_kept(containers):
+    info = run(containers, command=("sh", "-c", "echo out; echo err >&2; printf tail; exit 3"))
+    status = wait_exit(containers[0], info.id)
+    lines = containers[0].logs(info.id)
+    assert status.exit_code == 3
+    assert [(line.stream, line.text) for line in lines] == [("stdout", "out"), ("stderr", "err"), ("stdout", "tail")]
+
+
+def test_stop_then_remove_releases_everything(containers):
+    manager = containers[0]
+    info = run(containers, ports=(port("18182:80"),), command=("sleep", "600"))
+    assert manager.get(info.id).status.state == "running"
+    with pytest.raises(InvalidState, match="stop it first"):
+        manager.remove(info.id)
+    status = manager.stop(info.id, timeout=1)
+    assert status.state == "exited" and status.exit_code == 137  # sleep as PID 1 ignores SIGTERM
+    manager.remove(info.id)
+    with pytest.raises(NotFound):
+        manager.get(info.id)
+
+
+def test_port_already_in_use_is_refused_and_nothing_is_left(containers):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 18183))
+        holder.listen()
+        with pytest.raises(PortInUse, match="18183/tcp is already in use"):
+            run(containers, ports=(port("18183:80"),), command=("true",))
+
+
+def test_port_published_twice_is_refused(containers):
+    run(containers, ports=(port("18184:80"),), command=("sleep", "600"))
+    with pytest.raises(PortInUse, match="already published"):
+        run(containers, ports=(port("18184:80"),), command=("true",))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"memory_bytes": 1024}, "below the minimum"),
+    ({"cpus": 0.0001}, "CPU limit"),
+    ({"pids_limit": 0}, "pids limit"),
+    ({"env": ("NOEQUALS",)}, "NAME=value"),
+])
+def test_bad_limits_are_refused_before_anything_starts(containers, kwargs, message):
+    with pytest.raises(InvalidSpec, match=message):
+        run(containers, command=("true",), **kwargs)
+
+
+def test_unknown_image_is_named(containers):
+    with pytest.raises(NotFound, match="nosuchimage"):
+        run(containers, image="nosuchimage:1")

@@ -1,0 +1,13 @@
+"""Settings for the test run: the project's own, pointed at the test Redis."""
+import os
+
+TEST_REDIS_PORT = int(os.environ.setdefault("BERTH_TEST_REDIS_PORT", "6399"))
+os.environ.setdefault("BERTH_REDIS_URL", f"redis://127.0.0.1:{TEST_REDIS_PORT}/0")
+
+from webui.settings import *  # noqa: E402,F401,F403
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; test users only
