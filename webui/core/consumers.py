@@ -50,8 +50,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
                         for name, key in self.streams().items()]
 
     async def disconnect(self, code):
-        for task in getattr(self, "readers", []):
+        readers = getattr(self, "readers", [])
+        for task in readers:
             task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if hasattr(self, "redis"):

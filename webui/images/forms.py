@@ -35,7 +35,7 @@ def parse_ports(text: str) -> list[str]:
 class AppForm(forms.Form):
     name = forms.SlugField(max_length=60, help_text="Letters, digits, - and _.")
     team = forms.ModelChoiceField(queryset=None, empty_label=None)
-    dockerfile = forms.FileField(label="Dockerfile")
+    dockerfile = forms.FileField(label="Dockerfile", allow_empty_file=True)  # our own message says why
     context = forms.FileField(required=False, label="Build context",
                               help_text="Optional .tar, .tar.gz or .zip with the files COPY needs.")
     ports = forms.CharField(required=False, label="Port mappings",
