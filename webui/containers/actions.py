@@ -91,7 +91,10 @@ def record_container_event(container_id: int, event: dict) -> Container | None:
         if new in (contracts.C_EXITED, contracts.C_FAILED, contracts.C_REMOVED) and not container.finished:
             container.finished = timezone.now()
     container.save()
-    live.notify("container", container.id, {
-        "status": container.status, "exit_code": container.exit_code, "oom_killed": container.oom_killed,
-        "error": container.error, "ip": container.ip})
+    live.notify("container", container.id, state_of(container))
     return container
+
+
+def state_of(container: Container) -> dict:
+    return {"status": container.status, "exit_code": container.exit_code, "oom_killed": container.oom_killed,
+            "error": container.error, "ip": container.ip}

@@ -2,6 +2,7 @@ from webui.core.access import visible
 from webui.core.consumers import StreamConsumer
 from workers import streams
 
+from .actions import state_of
 from .models import Container
 
 
@@ -17,3 +18,6 @@ class ContainerConsumer(StreamConsumer):
     def streams(self) -> dict[str, str]:
         cid = self.object_id()
         return {"log": streams.container_log(cid), "stats": streams.container_stats(cid)}
+
+    def load_state(self) -> dict:
+        return state_of(Container.objects.get(id=self.object_id()))

@@ -36,6 +36,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
         """Names the page uses for each Redis stream key."""
         raise NotImplementedError
 
+    def load_state(self) -> dict:
+        """Runs in a thread: the object's state as the page shows it."""
+        raise NotImplementedError
+
     async def connect(self):
         user = self.scope.get("user")
         if not user or not user.is_authenticated or not await database_sync_to_async(self.load_allowed)(user):
@@ -44,6 +48,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.group = live.group_name(self.kind, self.object_id())
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        # Sent after joining the group, so a change made while the page was loading is not missed.
+        await self.state_changed({"state": await database_sync_to_async(self.load_state)()})
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
         self.readers = [asyncio.create_task(self._follow(name, key, valid_position(query.get(name, [""])[0])))

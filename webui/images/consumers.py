@@ -16,3 +16,7 @@ class BuildConsumer(StreamConsumer):
 
     def streams(self) -> dict[str, str]:
         return {"log": streams.build_log(self.object_id())}
+
+    def load_state(self) -> dict:
+        build = Build.objects.get(id=self.object_id())
+        return {"status": build.status, "error": build.error}

@@ -1,0 +1,168 @@
+"""The whole stack as a user meets it: Redis, the ASGI web server, the control worker,
+a host agent running real containers, and Debian's chromium driven by Playwright."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from runtime.container.manager import Containers
+
+from ..conftest import REDIS_PORT, RUN_ID
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+PASSWORDS = {"admin": "admin-pw-1", "alice": "alice-pw-1", "bob": "bob-pw-1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict
+    db_path: Path
+    host: str
+
+    def query(self, sql: str, *args):
+        with sqlite3.connect(self.db_path) as db:
+            return db.execute(sql, args).fetchall()
+
+
+def _env(tmp: Path, config) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "webui.settings", "PYTHONPATH": str(ROOT),
+        "BERTH_VAR_DIR": str(tmp / "var"), "BERTH_DB_PATH": str(tmp / "db.sqlite3"),
+        # Its own Redis database, so jobs queued by the in-process web tests never reach this agent.
+        "BERTH_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/1", "BERTH_HOST_NAME": f"e2e-{RUN_ID}",
+        "BERTH_STATE_DIR": str(config.state_dir), "BERTH_RUN_DIR": str(config.run_dir),
+        "BERTH_BRIDGE": config.bridge, "BERTH_SUBNET": config.subnet, "BERTH_NFT_TABLE": config.nft_table,
+        "BERTH_CGROUP_PARENT": config.cgroup_parent, "BERTH_NETNS_PREFIX": config.netns_prefix,
+        "BERTH_SECRET_KEY": "e2e-only-secret",
+    })
+    return env
+
+
+def _manage(env: dict, *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+SEED_USERS = """
+from django.contrib.auth import get_user_model
+User = get_user_model()
+User.objects.create_superuser("admin", password="{admin}")
+User.objects.create_user("alice", password="{alice}")
+User.objects.create_user("bob", password="{bob}")
+""".format(**PASSWORDS)
+
+
+def _start(name: str, args: list[str], env: dict, logs: Path) -> subprocess.Popen:
+    log = open(logs / f"{name}.log", "wb")
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _wait(what: str, check, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def _answers(url: str) -> bool:
+    import urllib.request
+    try:
+        return urllib.request.urlopen(url, timeout=1).status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, runtime_config, store, redis_server):
+    tmp = tmp_path_factory.mktemp("e2e")
+    logs = tmp / "logs"
+    logs.mkdir()
+    env = _env(tmp, runtime_config)
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "collectstatic", "--noinput")
+    _manage(env, "shell", "-c", SEED_USERS)
+    port = free_port()
+    procs = [
+        _start("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                       "webui.asgi:application"], env, logs),
+        _start("control", [sys.executable, "-m", "workers.control"], env, logs),
+        _start("agent", [sys.executable, "-m", "workers.agent"], env, logs),
+    ]
+    stack = Stack(f"http://127.0.0.1:{port}", env, tmp / "db.sqlite3", env["BERTH_HOST_NAME"])
+    try:
+        _wait("the web server", lambda: _answers(stack.url + "/login/"))
+        _wait("the agent's first heartbeat",
+              lambda: stack.query("SELECT count(*) FROM hosts_host WHERE name = ?", stack.host)[0][0] == 1)
+        yield stack
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+        manager = Containers(runtime_config, store)
+        for info in manager.list():
+            manager.remove(info.id, force=True)
+        for name in ("web", "control", "agent"):
+            print(f"----- {name} log (last lines)")
+            print("\n".join((logs / f"{name}.log").read_text(errors="replace").splitlines()[-15:]))
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Debian's chromium is missing: `make test` installs it")
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, headless=True,
+                                                       args=CHROMIUM_ARGS)
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    page.close()
+
+
+def log_in(page, stack: Stack, user: str) -> None:
+    page.context.clear_cookies()
+    page.goto(stack.url + "/login/")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORDS[user])
+    page.click("button[type=submit]")
+    page.wait_for_url(stack.url + "/")

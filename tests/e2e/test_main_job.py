@@ -1,0 +1,117 @@
+"""The main job end to end in a real browser: upload, build, run, watch, stop, remove."""
+from __future__ import annotations
+
+import re
+import socket
+import tarfile
+import time
+import urllib.request
+
+import pytest
+
+from ..conftest import EXAMPLES
+from .conftest import log_in
+
+pytestmark = pytest.mark.e2e
+
+
+def context_tar(tmp_path) -> str:
+    path = tmp_path / "hello-web.tar"
+    with tarfile.open(path, "w") as tar:
+        for item in sorted((EXAMPLES / "hello-web").iterdir()):
+            tar.add(item, arcname=item.name)
+    return str(path)
+
+
+def create_app(page, stack, name: str, dockerfile: str, context: str | None, ports: str,
+               memory: str = "64", cpus: str = "0.5") -> None:
+    page.goto(stack.url + "/apps/new/")
+    page.fill("input[name=name]", name)
+    page.set_input_files("input[name=dockerfile]", dockerfile)
+    if context:
+        page.set_input_files("input[name=context]", context)
+    page.fill("input[name=ports]", ports)
+    page.fill("input[name=memory_mb]", memory)
+    page.fill("input[name=cpus]", cpus)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/apps/\d+/$"))
+
+
+def fetch(url: str, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=2).read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def stats_text(page) -> tuple[str, str, str]:
+    return tuple(page.inner_text(f"#stat-{k}") for k in ("cpu", "mem", "pids"))
+
+
+def test_upload_build_run_watch_stop_remove(page, stack, tmp_path):
+    log_in(page, stack, "alice")
+    create_app(page, stack, "hello", str(EXAMPLES / "hello-web" / "Dockerfile"), context_tar(tmp_path), "18080:80")
+    app_url = page.url
+
+    page.click("button:text-is('Build')")
+    page.wait_for_selector("#log >> text=wrote /www/built.txt")  # the RUN step's own output
+    page.wait_for_selector("#status >> text=succeeded")
+
+    page.goto(app_url)
+    page.click("button:text-is('Run')")
+    page.wait_for_selector("#status >> text=running")
+    assert "Hello from Berth" in fetch("http://127.0.0.1:18080/")
+    page.wait_for_selector("#log >> text=response:200")  # httpd -v logged our request
+
+    page.wait_for_function("document.querySelector('#stat-mem').textContent.includes('/ 64.0 MB')")
+    first = stats_text(page)
+    deadline = time.monotonic() + 20
+    while stats_text(page) == first:
+        assert time.monotonic() < deadline, f"the stats never changed from {first}"
+        for _ in range(20):  # some requests, so httpd forks and uses CPU and memory
+            fetch("http://127.0.0.1:18080/built.txt")
+        time.sleep(0.5)
+
+    page.click("button:text-is('Stop')")
+    page.wait_for_selector("#status >> text=exited")
+    page.click("button:text-is('Remove')")
+    page.wait_for_selector("#status >> text=removed")
+    with pytest.raises(OSError):
+        urllib.request.urlopen("http://127.0.0.1:18080/", timeout=2)
+
+
+@pytest.mark.parametrize("dockerfile, message", [
+    ("RUN echo no base\n", "RUN cannot come before the first FROM"),
+    ("# nothing but a comment\n", "Dockerfile has no instructions"),
+    ("FROM busybox\nRUN true\nCOPPY index.html /www/\n", "Dockerfile line 3: unknown instruction: COPPY"),
+    ("FROM busybox\nCOPY missing.txt /www/\n", "Dockerfile line 2: COPY source 'missing.txt' is not in the build context"),
+])
+def test_bad_dockerfile_fails_the_build_with_its_line_on_the_page(page, stack, tmp_path, dockerfile, message):
+    log_in(page, stack, "alice")
+    path = tmp_path / "Dockerfile"
+    path.write_text(dockerfile)
+    create_app(page, stack, f"bad{abs(hash(dockerfile)) % 10**6}", str(path), None, "")
+    page.click("button:text-is('Build')")
+    page.wait_for_selector("#status >> text=failed")
+    assert message in page.inner_text("#error")
+
+
+def test_host_port_in_use_fails_the_run_with_a_clear_message(page, stack, tmp_path):
+    log_in(page, stack, "alice")
+    path = tmp_path / "Dockerfile"
+    path.write_text('FROM busybox\nCMD ["httpd", "-f", "-p", "80"]\n')
+    create_app(page, stack, "porttaken", str(path), None, "18095:80")
+    page.click("button:text-is('Build')")
+    page.wait_for_selector("#status >> text=succeeded")
+    page.go_back()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 18095))
+        holder.listen()
+        page.reload()
+        page.click("button:text-is('Run')")
+        page.wait_for_selector("#status >> text=failed")
+    assert "host port 18095/tcp is already in use on this host" in page.inner_text("#error")
