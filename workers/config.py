@@ -10,8 +10,6 @@ CONTROL_QUEUE = "control"
 # A build can run for a long time; a job is redelivered only if it is not acknowledged
 # within this many seconds (Redis transport's visibility timeout).
 VISIBILITY_TIMEOUT = env_int("BERTH_VISIBILITY_TIMEOUT", 2 * 3600)
-# The largest build context the web accepts and passes to an agent through Redis.
-MAX_CONTEXT_BYTES = env_int("BERTH_MAX_CONTEXT_BYTES", 64 * 1024 * 1024)
 
 
 def host_name() -> str:
