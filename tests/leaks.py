@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import psutil
@@ -16,11 +15,6 @@ from runtime.network import links, nft
 def _netns(prefix: str) -> set[str]:
     names = os.listdir(links.NETNS_DIR) if links.NETNS_DIR.exists() else []
     return {n for n in names if n.startswith(prefix + "-")}
-
-
-def _veths() -> set[str]:
-    out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True, text=True).stdout
-    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if line.strip()}
 
 
 def _cgroups(config: RuntimeConfig) -> set[str]:
@@ -46,8 +40,8 @@ def snapshot(config: RuntimeConfig) -> dict[str, set]:
     return {
         "mounts": {str(p) for p in mount_points_under(config.state_dir)},
         "netns": _netns(config.netns_prefix),
-        "veth": {v for v in _veths() if v.startswith("bv") or v.startswith("bp")},
-        "bridge ports": set(links.bridge_ports(config)),
+        # The run's own veths are the ports of its own bridge; another Berth's are not counted.
+        "veth (bridge ports)": set(links.bridge_ports(config)),
         "cgroups": _cgroups(config),
         "processes": _monitors(config),
         "published ports": nft.published_ports(config),

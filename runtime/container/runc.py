@@ -1,7 +1,7 @@
 """Every call to runc, in one place, with timeouts and errors that say what failed."""
 from __future__ import annotations
 
-import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -9,6 +9,7 @@ from ..config import RuntimeConfig
 from ..errors import NotFound, OCIRuntimeError
 
 _TIMEOUT = 30
+_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
 
 
 class Runc:
@@ -41,15 +42,6 @@ class Runc:
     def delete(self, cid: str, force: bool = False) -> None:
         self._call(f"delete container {cid}", ["delete"] + (["--force"] if force else []) + [cid])
 
-    def state(self, cid: str) -> dict:
-        return json.loads(self._call(f"read the state of container {cid}", ["state", cid]))
-
-    def ids(self) -> list[str]:
-        if not self.root.exists():
-            return []
-        out = self._call("list containers", ["list", "--format", "json"])
-        return [c["id"] for c in json.loads(out or "null") or []]
-
     def run_foreground(self, cid: str, bundle: Path, on_line, timeout: float | None = None) -> int:
         """Run a container to completion, passing each output line (stdout and stderr merged).
 
@@ -74,11 +66,11 @@ class Runc:
 
 
 def _last_error(stderr: str) -> str:
-    """runc prints logrus lines; the last ``msg`` is the reason."""
+    """runc prints logrus lines (``time=... level=error msg="..."``); the last ``msg`` is the reason."""
     for line in reversed(stderr.strip().splitlines()):
-        try:
-            return json.loads(line).get("msg", line)
-        except ValueError:
-            if line.strip():
-                return line.strip()
+        found = _MSG.search(line)
+        if found:
+            return found.group(1).replace('\\"', '"')
+        if line.strip():
+            return line.strip()
     return "runc failed without a message"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from ..linux.files import write_atomic
 
-# Explicit states and the moves between them.
+# The states a container's files can show: being created, running (its conmon alive),
+# exited (conmon wrote the exit code) or lost (conmon died without writing one).
 CREATED, RUNNING, EXITED, LOST = "created", "running", "exited", "lost"
-TRANSITIONS = {CREATED: {RUNNING, EXITED, LOST}, RUNNING: {EXITED, LOST}, EXITED: set(), LOST: set()}
 
 
 @dataclass

@@ -1,7 +1,6 @@
 """Checks of what this host can do, run by the agent's doctor before it takes work."""
 from __future__ import annotations
 
-import os
 import resource
 import shutil
 
@@ -22,6 +21,3 @@ def clamp_rlimit(kind: int, soft: int, hard: int) -> tuple[int, int]:
         soft = min(soft, hard)
     return soft, hard
 
-
-def is_root() -> bool:
-    return os.geteuid() == 0

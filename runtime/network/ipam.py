@@ -41,9 +41,3 @@ def release(config: RuntimeConfig, owner: str) -> None:
             if not name.startswith(".") and path.read_text() == owner:
                 path.unlink()
 
-
-def owners(config: RuntimeConfig) -> dict[str, str]:
-    if not config.ipam_dir.exists():
-        return {}
-    return {name: (config.ipam_dir / name).read_text()
-            for name in os.listdir(config.ipam_dir) if not name.startswith(".")}

@@ -16,7 +16,3 @@ def give_personal_team(user) -> Team:
     Quota.objects.create(team=team)
     return team
 
-
-def ensure_quota(team: Team) -> Quota:
-    quota, _ = Quota.objects.get_or_create(team=team)
-    return quota

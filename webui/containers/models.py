@@ -1,8 +1,8 @@
 import uuid
 
-from django.conf import settings
 from django.db import models
 
+from webui.core.models import AppJob
 from workers import contracts
 
 
@@ -10,7 +10,7 @@ def _runtime_id() -> str:
     return uuid.uuid4().hex
 
 
-class Container(models.Model):
+class Container(AppJob):
     STATES = [(s, s) for s in contracts.CONTAINER_STATES]
 
     app = models.ForeignKey("images.App", on_delete=models.CASCADE, related_name="containers")
@@ -25,29 +25,10 @@ class Container(models.Model):
     exit_code = models.IntegerField(null=True, blank=True)
     oom_killed = models.BooleanField(default=False)
     error = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
-    created = models.DateTimeField(auto_now_add=True)
-    finished = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
 
     def __str__(self):
-        return f"{self.app.name}-{self.id}"
-
-    @property
-    def team(self):
-        return self.app.team
+        return self.name
 
     @property
     def name(self) -> str:
         return f"{self.app.name}-{self.id}"
-
-    @property
-    def holds_resources(self) -> bool:
-        """Counts against the quota: starting or running."""
-        return self.status in (contracts.C_PENDING, contracts.C_RUNNING)
-
-    @property
-    def published_host_ports(self) -> list[int]:
-        return [int(p.split(":")[0]) for p in self.ports]

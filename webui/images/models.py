@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 
+from webui.core.models import AppJob
 from workers import contracts
 
 
@@ -33,7 +34,7 @@ class App(models.Model):
         return self.builds.filter(status=contracts.BUILD_SUCCEEDED).order_by("-id").first()
 
 
-class Build(models.Model):
+class Build(AppJob):
     STATES = [(s, s) for s in contracts.BUILD_STATES]
 
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="builds")
@@ -44,19 +45,9 @@ class Build(models.Model):
     error = models.TextField(blank=True)
     log = models.TextField(blank=True, help_text="The whole build output, kept when the build ends.")
     seconds = models.FloatField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
-    created = models.DateTimeField(auto_now_add=True)
-    finished = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
 
     def __str__(self):
         return f"build {self.id} of {self.app}"
-
-    @property
-    def team(self):
-        return self.app.team
 
     @property
     def done(self) -> bool:
