@@ -1,6 +1,7 @@
 """Real runc containers: limits in the cgroup, isolation, ports, cleanup, bad requests."""
 from __future__ import annotations
 
+import re
 import socket
 import time
 import urllib.request
@@ -62,13 +63,14 @@ def test_limits_are_in_the_containers_own_cgroup(containers):
 
 
 def test_container_has_own_hostname_processes_and_interfaces(containers):
-    info = run(containers, command=("sh", "-c", "hostname; echo ---; ps -o pid,comm; echo ---; ip -o link"))
-    hostname, ps, links = output(containers[0], info.id).split("---")
+    info = run(containers, command=("sh", "-c", "hostname; echo ---; ps -o pid,comm; echo ---; ip addr"))
+    hostname, ps, addr = output(containers[0], info.id).split("---")
     assert hostname.strip() == info.id[:12] != socket.gethostname()
     pids = [line.split()[0] for line in ps.strip().splitlines()[1:]]
     assert pids[0] == "1" and len(pids) <= 3  # sh as PID 1, ps, and nothing of the host's
-    names = sorted(line.split(":")[1].strip().split("@")[0] for line in links.strip().splitlines())
+    names = sorted(re.findall(r"^\d+: ([^:@]+)", addr, re.MULTILINE))
     assert names == ["eth0", "lo"]
+    assert f"inet {info.record.network['ip']}/" in addr
 
 
 def test_published_port_answers_on_loopback_and_logs_the_request(containers):

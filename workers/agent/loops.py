@@ -45,6 +45,13 @@ def _agent_dir(ctx: AgentContext, name: str) -> Path:
     return path
 
 
+def _forget_removed(directory: Path, present: set[str]) -> None:
+    """Drop the bookkeeping files of containers that no longer exist."""
+    for path in directory.iterdir():
+        if path.name not in present:
+            path.unlink(missing_ok=True)
+
+
 class Loop(threading.Thread):
     interval = 1.0
 
@@ -102,6 +109,7 @@ class Sampler(Loop):
                 self._report_end(container_id, info)
         for gone in set(self.previous) - seen:
             del self.previous[gone]
+        _forget_removed(self.reported, seen)
 
     def _sample(self, container_id: int, info) -> None:
         now = time.monotonic_ns()
@@ -143,8 +151,11 @@ class Shipper(Loop):
         self.readers: dict[str, LogReader] = {}
 
     def tick(self) -> None:
+        seen = set()
         for container_id, info in _labelled(self.ctx):
+            seen.add(info.id)
             self._ship(container_id, info)
+        _forget_removed(self.positions, seen)
 
     def _ship(self, container_id: int, info) -> None:
         position_file = self.positions / info.id
