@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InvalidSpec
 from ..linux.probes import clamp_rlimit
+from . import seccomp
 
 DEFAULT_CAPABILITIES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -165,6 +166,7 @@ def make_spec(spec: ContainerSpec) -> dict:
             "cgroupsPath": spec.cgroup_path,
             "resources": _resources(spec),
             "namespaces": _namespaces(spec),
+            "seccomp": seccomp.default_profile(),
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
         },
