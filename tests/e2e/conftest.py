@@ -37,6 +37,17 @@ class Stack:
     env: dict
     db_path: Path
     host: str
+    procs: dict
+    logs: Path
+
+    def kill_agent(self) -> None:
+        """SIGKILL the host agent, as a crash would: no clean-up of its own."""
+        agent = self.procs["agent"]
+        os.killpg(agent.pid, signal.SIGKILL)
+        agent.wait(10)
+
+    def start_agent(self) -> None:
+        self.procs["agent"] = _start("agent", [sys.executable, "-m", "workers.agent"], self.env, self.logs)
 
     def query(self, sql: str, *args):
         with sqlite3.connect(self.db_path) as db:
@@ -73,7 +84,7 @@ User.objects.create_user("bob", password="{bob}")
 
 
 def _start(name: str, args: list[str], env: dict, logs: Path) -> subprocess.Popen:
-    log = open(logs / f"{name}.log", "wb")
+    log = open(logs / f"{name}.log", "ab")
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
@@ -114,20 +125,20 @@ def stack(tmp_path_factory, runtime_config, store, redis_server):
     _manage(env, "collectstatic", "--noinput")
     _manage(env, "shell", "-c", SEED_USERS)
     port = free_port()
-    procs = [
-        _start("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                       "webui.asgi:application"], env, logs),
-        _start("control", [sys.executable, "-m", "workers.control"], env, logs),
-        _start("agent", [sys.executable, "-m", "workers.agent"], env, logs),
-    ]
-    stack = Stack(f"http://127.0.0.1:{port}", env, tmp / "db.sqlite3", env["BERTH_HOST_NAME"])
+    procs = {
+        "web": _start("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                              "webui.asgi:application"], env, logs),
+        "control": _start("control", [sys.executable, "-m", "workers.control"], env, logs),
+    }
+    stack = Stack(f"http://127.0.0.1:{port}", env, tmp / "db.sqlite3", env["BERTH_HOST_NAME"], procs, logs)
+    stack.start_agent()
     try:
         _wait("the web server", lambda: _answers(stack.url + "/login/"))
         _wait("the agent's first heartbeat",
               lambda: stack.query("SELECT count(*) FROM hosts_host WHERE name = ?", stack.host)[0][0] == 1)
         yield stack
     finally:
-        for proc in reversed(procs):
+        for proc in reversed(list(procs.values())):
             _stop(proc)
         manager = Containers(runtime_config, store)
         for info in manager.list():

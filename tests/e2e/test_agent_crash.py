@@ -1,0 +1,42 @@
+"""The host agent is not a single point of failure: containers outlive it."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .conftest import log_in
+from .test_main_job import create_app, fetch
+
+pytestmark = pytest.mark.e2e
+
+
+def test_containers_keep_running_and_logging_while_the_agent_is_dead(page, stack, tmp_path):
+    log_in(page, stack, "alice")
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text('FROM busybox\nCMD ["httpd", "-f", "-vv", "-p", "80", "-h", "/etc"]\n')
+    create_app(page, stack, "survivor", str(dockerfile), None, "18096:80")
+    page.click("button:text-is('Build')")
+    page.wait_for_selector("#status >> text=succeeded")
+    page.go_back()
+    page.click("button:text-is('Run')")
+    page.wait_for_selector("#status >> text=running")
+    container_url = page.url
+
+    stack.kill_agent()
+    assert "root:x:0:0" in fetch("http://127.0.0.1:18096/passwd")  # still serving, no agent
+    fetch("http://127.0.0.1:18096/group")
+    time.sleep(1)
+    stack.start_agent()
+
+    # The restarted agent ships the lines logged while it was dead, then keeps going.
+    page.goto(container_url)
+    page.wait_for_selector("#log >> text=url:/passwd")
+    page.wait_for_selector("#log >> text=url:/group")
+    page.wait_for_function("document.querySelector('#stat-pids').textContent.includes('/ 1024')")
+    assert page.inner_text("#status") == "running"
+
+    page.click("button:text-is('Stop')")  # the new agent controls the container it did not start
+    page.wait_for_selector("#status >> text=exited", timeout=40_000)
+    page.click("button:text-is('Remove')")
+    page.wait_for_selector("#status >> text=removed")
