@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := runc conmon nftables redis-server busybox-static iproute2 curl chromium
+DEB_PACKAGES := runc conmon nftables redis-server busybox-static iproute2 curl chromium catatonit
 export BERTH_VAR_DIR ?= $(CURDIR)/var
 
 .PHONY: run stop test deps debs venv

@@ -72,7 +72,7 @@ def cmd_run(args) -> int:
     req = RunRequest(image=args.image, memory_bytes=parse_size(args.memory), cpus=args.cpus,
                      pids_limit=args.pids_limit, command=tuple(args.command), env=tuple(args.env),
                      ports=tuple(portmaps.parse(p) for p in args.publish), network=args.network,
-                     name=args.name or "")
+                     init=args.init, name=args.name or "")
     info = containers.run(req)
     if args.detach:
         print(info.id)
@@ -175,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--cpus", type=float, default=None)
     s.add_argument("--pids-limit", type=int, default=1024)
     s.add_argument("--network", default="bridge", choices=["bridge", "none"])
+    s.add_argument("--init", action="store_true", help="run an init as PID 1 that forwards signals")
     s.set_defaults(func=cmd_run)
 
     sub.add_parser("ps", help="list containers").set_defaults(func=cmd_ps)

@@ -21,6 +21,8 @@ class RuntimeConfig:
     run_dir: Path = Path("/run/berth")
     runc: str = "runc"
     conmon: str = "conmon"
+    # A static init for `--init`: PID 1 that forwards signals and reaps zombies.
+    init_binary: str = "/usr/bin/catatonit"
     bridge: str = "berth0"
     subnet: str = "10.199.0.0/16"
     nft_table: str = "berth"

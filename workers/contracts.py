@@ -49,9 +49,9 @@ def build_job(build_id: int, dockerfile: str, tag: str, memory_bytes: int, cpus:
 
 
 def run_job(container_id: int, runtime_id: str, image: str, ports: list[str], memory_bytes: int,
-            cpus: float | None, env: list[str], name: str) -> dict:
+            cpus: float | None, env: list[str], name: str, init: bool = True) -> dict:
     return {"container_id": container_id, "runtime_id": runtime_id, "image": image, "ports": ports,
-            "memory_bytes": memory_bytes, "cpus": cpus, "env": env, "name": name}
+            "memory_bytes": memory_bytes, "cpus": cpus, "env": env, "name": name, "init": init}
 
 
 def error(code: str, message: str, detail: str = "") -> dict:

@@ -24,6 +24,7 @@ from .state import EXITED, RUNNING, ContainerRecord, Status, read_status
 DEFAULT_PIDS_LIMIT = 1024
 DEFAULT_STOP_TIMEOUT = 10.0
 LOG_SIZE_MAX = 64 * 1024 * 1024
+INIT_PATH = "/run/berth-init"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class RunRequest:
     env: tuple[str, ...] = ()
     ports: tuple[PortMapping, ...] = ()
     network: str = "bridge"
+    init: bool = False  # run a small init as PID 1 (as `docker run --init`)
     name: str = ""
     labels: tuple[tuple[str, str], ...] = ()
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -114,7 +116,11 @@ class Containers:
         record.network = net.to_dict()
         record.save(bundle)
         binds = etcfiles.write_etc_files(bundle, record.hostname, net.ip, list(self.config.dns_servers))
-        process = specs.ProcessSpec(**{**draft.process.__dict__, "uid": uid, "gid": gid})
+        args = draft.process.args
+        if req.init:
+            binds += (specs.BindFile(self.config.init_binary, INIT_PATH, readonly=True),)
+            args = (INIT_PATH, "--") + args
+        process = specs.ProcessSpec(**{**draft.process.__dict__, "args": args, "uid": uid, "gid": gid})
         full = specs.ContainerSpec(**{**draft.__dict__, "rootfs": str(rootfs.merged), "process": process,
                                       "netns_path": net.netns_path, "binds": binds})
         write_atomic(bundle / "config.json", json.dumps(specs.make_spec(full), indent=1))

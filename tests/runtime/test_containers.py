@@ -148,3 +148,14 @@ def test_bad_limits_are_refused_before_anything_starts(containers, kwargs, messa
 def test_unknown_image_is_named(containers):
     with pytest.raises(NotFound, match="nosuchimage"):
         run(containers, image="nosuchimage:1")
+
+
+def test_init_forwards_the_stop_signal_so_stop_is_prompt(containers):
+    manager = containers[0]
+    info = run(containers, init=True, command=("sh", "-c", "ps -o pid,comm; sleep 600"))
+    started = time.monotonic()
+    status = manager.stop(info.id, timeout=10)
+    assert time.monotonic() - started < 3  # no 10 s grace period spent waiting
+    assert status.exit_code == 143  # the command died of SIGTERM, passed on by the init
+    processes = "\n".join(line.text for line in manager.logs(info.id))
+    assert re.search(r"^\s*1 berth-init", processes, re.MULTILINE), processes

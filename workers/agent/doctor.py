@@ -13,6 +13,8 @@ def problems(config: RuntimeConfig) -> list[str]:
         found.append("the host agent must run as root (it creates namespaces, cgroups and mounts)")
     for tool in missing_tools(config.runc, config.conmon, "nft"):
         found.append(f"{tool} is not installed (apt-get install {'nftables' if tool == 'nft' else tool})")
+    if not os.path.exists(config.init_binary):
+        found.append(f"{config.init_binary} is missing (apt-get install catatonit)")
     if not os.path.exists("/bin/busybox"):
         found.append("/bin/busybox is missing (apt-get install busybox-static)")
     with open("/proc/filesystems") as f:

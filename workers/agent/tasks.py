@@ -88,7 +88,7 @@ def run(job: dict) -> None:
         req = RunRequest(
             id=job["runtime_id"], image=job["image"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
             ports=tuple(portmaps.parse(p) for p in job["ports"]), env=tuple(job.get("env", [])),
-            name=job.get("name", ""), labels=((CONTAINER_LABEL, str(cid)),))
+            name=job.get("name", ""), init=job.get("init", False), labels=((CONTAINER_LABEL, str(cid)),))
         info = ctx.containers.run(req)
     except Exception as exc:  # reported to the user as a failed container
         ctx.report(contracts.CONTROL_CONTAINER_EVENT, cid, {"status": contracts.C_FAILED, "error": _error_of(exc)})
