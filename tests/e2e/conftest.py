@@ -168,12 +168,3 @@ def page(browser):
     page.set_default_timeout(30_000)
     yield page
     page.close()
-
-
-def log_in(page, stack: Stack, user: str) -> None:
-    page.context.clear_cookies()
-    page.goto(stack.url + "/login/")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORDS[user])
-    page.click("button[type=submit]")
-    page.wait_for_url(stack.url + "/")

@@ -5,20 +5,15 @@ import time
 
 import pytest
 
-from .conftest import log_in
-from .test_main_job import create_app, fetch
+from .pages import built_app, fetch, log_in
 
 pytestmark = pytest.mark.e2e
 
 
 def test_containers_keep_running_and_logging_while_the_agent_is_dead(page, stack, tmp_path):
     log_in(page, stack, "alice")
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text('FROM busybox\nCMD ["httpd", "-f", "-vv", "-p", "80", "-h", "/etc"]\n')
-    create_app(page, stack, "survivor", str(dockerfile), None, "18096:80")
-    page.click("button:text-is('Build')")
-    page.wait_for_selector("#status >> text=succeeded")
-    page.go_back()
+    built_app(page, stack, tmp_path, "survivor", 'FROM busybox\nCMD ["httpd", "-f", "-vv", "-p", "80", "-h", "/etc"]\n',
+              "18096:80")
     page.click("button:text-is('Run')")
     page.wait_for_selector("#status >> text=running")
     container_url = page.url

@@ -1,7 +1,6 @@
 """The main job end to end in a real browser: upload, build, run, watch, stop, remove."""
 from __future__ import annotations
 
-import re
 import socket
 import tarfile
 import time
@@ -10,7 +9,7 @@ import urllib.request
 import pytest
 
 from ..conftest import EXAMPLES
-from .conftest import log_in
+from .pages import built_app, create_app, fetch, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -21,31 +20,6 @@ def context_tar(tmp_path) -> str:
         for item in sorted((EXAMPLES / "hello-web").iterdir()):
             tar.add(item, arcname=item.name)
     return str(path)
-
-
-def create_app(page, stack, name: str, dockerfile: str, context: str | None, ports: str,
-               memory: str = "64", cpus: str = "0.5") -> None:
-    page.goto(stack.url + "/apps/new/")
-    page.fill("input[name=name]", name)
-    page.set_input_files("input[name=dockerfile]", dockerfile)
-    if context:
-        page.set_input_files("input[name=context]", context)
-    page.fill("input[name=ports]", ports)
-    page.fill("input[name=memory_mb]", memory)
-    page.fill("input[name=cpus]", cpus)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/apps/\d+/$"))
-
-
-def fetch(url: str, timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return urllib.request.urlopen(url, timeout=2).read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def stats_text(page) -> tuple[str, str, str]:
@@ -102,12 +76,7 @@ def test_bad_dockerfile_fails_the_build_with_its_line_on_the_page(page, stack, t
 
 def test_host_port_in_use_fails_the_run_with_a_clear_message(page, stack, tmp_path):
     log_in(page, stack, "alice")
-    path = tmp_path / "Dockerfile"
-    path.write_text('FROM busybox\nCMD ["httpd", "-f", "-p", "80"]\n')
-    create_app(page, stack, "porttaken", str(path), None, "18095:80")
-    page.click("button:text-is('Build')")
-    page.wait_for_selector("#status >> text=succeeded")
-    page.go_back()
+    built_app(page, stack, tmp_path, "porttaken", 'FROM busybox\nCMD ["httpd", "-f", "-p", "80"]\n', "18095:80")
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 18095))
         holder.listen()
