@@ -89,6 +89,7 @@ class Containers:
             command=list(process.args), hostname=req.id[:12], memory_bytes=req.memory_bytes,
             cpus=req.cpus, pids_limit=req.pids_limit,
             cgroup_path=f"{self.config.cgroup_parent}/{req.id}", created=time.time(), labels=dict(req.labels),
+            stop_signal=(image.config.get("config", {}).get("StopSignal") or "TERM").removeprefix("SIG"),
             runtime_config=self.config.to_json())
         draft = specs.ContainerSpec(rootfs="/", hostname=record.hostname, process=process,
                                     cgroup_path=record.cgroup_path, memory_bytes=req.memory_bytes,
@@ -189,8 +190,7 @@ class Containers:
         info = self.get(cid)
         bundle = self.bundle(info.id)
         if info.status.state == RUNNING:
-            signal = self.store.resolve(info.record.image_id).config.get("config", {}).get("StopSignal") or "TERM"
-            self._signal_quietly(info.id, signal.removeprefix("SIG"))
+            self._signal_quietly(info.id, info.record.stop_signal)
             if not _wait_for(bundle / "exit", timeout):
                 self._signal_quietly(info.id, "KILL")
                 _wait_for(bundle / "exit", 10)

@@ -32,6 +32,8 @@ class ContainerRecord:
     created: float
     network: dict = field(default_factory=dict)
     labels: dict = field(default_factory=dict)
+    # Kept from the image at creation: the image may be rebuilt or removed meanwhile.
+    stop_signal: str = "TERM"
     runtime_config: str = ""  # RuntimeConfig.to_json(), for the exit command
 
     def save(self, bundle: Path) -> None:

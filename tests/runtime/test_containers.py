@@ -159,3 +159,14 @@ def test_init_forwards_the_stop_signal_so_stop_is_prompt(containers):
     assert status.exit_code == 143  # the command died of SIGTERM, passed on by the init
     processes = "\n".join(line.text for line in manager.logs(info.id))
     assert re.search(r"^\s*1 berth-init", processes, re.MULTILINE), processes
+
+
+def test_stop_and_remove_work_after_the_image_is_replaced(containers, store):
+    manager = containers[0]
+    image = store.resolve("busybox")
+    config = {**image.config, "config": {**image.config["config"], "Labels": {"doomed": "yes"}}}
+    assert store.write_image(config, list(image.layers), "doomed").id != image.id
+    info = run(containers, image="doomed", command=("sleep", "600"))
+    store.remove("doomed")  # as a rebuild under the same tag drops the old image
+    assert manager.stop(info.id, timeout=1).state == "exited"
+    manager.remove(info.id)
