@@ -41,7 +41,7 @@ start() {
   "$PY" -m runtime images 2>/dev/null | grep -q '^busybox:latest' || "$PY" -m runtime bootstrap busybox
   local password; password=$(admin_password)
   "$PY" manage.py berth_seed --username admin --password "$password"
-  launch web "$PY" -m daphne -b 127.0.0.1 -p "$PORT" webui.asgi:application
+  launch web "$PY" -m uvicorn webui.asgi:application --host 127.0.0.1 --port "$PORT" --ws websockets
   launch control "$PY" -m workers.control
   launch agent "$PY" -m workers.agent
   for _ in $(seq 100); do

@@ -29,7 +29,6 @@ ALLOWED_HOSTS = env_list("BERTH_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("BERTH_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -113,6 +112,8 @@ BERTH_BUILD_MEMORY_MB = env_int("BERTH_BUILD_MEMORY_MB", 1024)
 BERTH_PORT_MIN = env_int("BERTH_PORT_MIN", 1024)
 BERTH_PORT_MAX = env_int("BERTH_PORT_MAX", 65535)
 BERTH_MAX_CONTEXT_BYTES = env_int("BERTH_MAX_CONTEXT_BYTES", 64 * 1024 * 1024)
+# Any request body above this is refused before it is read: a context, a Dockerfile and the form.
+BERTH_MAX_REQUEST_BYTES = BERTH_MAX_CONTEXT_BYTES + 2 * 1024 * 1024
 # A host is down when its last heartbeat is older than this.
 BERTH_HOST_TIMEOUT_SECONDS = env_int("BERTH_HOST_TIMEOUT_SECONDS", 15)
 

@@ -126,8 +126,8 @@ def stack(tmp_path_factory, runtime_config, store, redis_server):
     _manage(env, "shell", "-c", SEED_USERS)
     port = free_port()
     procs = {
-        "web": _start("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                              "webui.asgi:application"], env, logs),
+        "web": _start("web", [sys.executable, "-m", "uvicorn", "webui.asgi:application", "--host", "127.0.0.1",
+                              "--port", str(port), "--ws", "websockets"], env, logs),
         "control": _start("control", [sys.executable, "-m", "workers.control"], env, logs),
     }
     stack = Stack(f"http://127.0.0.1:{port}", env, tmp / "db.sqlite3", env["BERTH_HOST_NAME"], procs, logs)
