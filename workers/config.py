@@ -10,6 +10,9 @@ CONTROL_QUEUE = "control"
 # A build can run for a long time; a job is redelivered only if it is not acknowledged
 # within this many seconds (Redis transport's visibility timeout).
 VISIBILITY_TIMEOUT = env_int("BERTH_VISIBILITY_TIMEOUT", 2 * 3600)
+# Builds running at once on one host; the agent keeps other threads for runs and stops.
+BUILD_SLOT_COUNT = env_int("BERTH_BUILD_SLOTS", 2)
+OPERATION_THREADS = 4
 
 
 def host_name() -> str:

@@ -43,9 +43,9 @@ def can_move(transitions: dict, current: str, new: str) -> bool:
 
 
 def build_job(build_id: int, dockerfile: str, tag: str, memory_bytes: int, cpus: float | None,
-              has_context: bool) -> dict:
+              has_context: bool, timeout_seconds: int) -> dict:
     return {"build_id": build_id, "dockerfile": dockerfile, "tag": tag, "memory_bytes": memory_bytes,
-            "cpus": cpus, "has_context": has_context}
+            "cpus": cpus, "has_context": has_context, "timeout_seconds": timeout_seconds}
 
 
 def run_job(container_id: int, runtime_id: str, image: str, ports: list[str], memory_bytes: int,

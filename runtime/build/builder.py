@@ -30,6 +30,7 @@ class BuildOptions:
     cpus: float | None = None
     pids_limit: int = 1024
     network: str = "bridge"
+    timeout_seconds: float = 3600
 
 
 @dataclass
@@ -77,8 +78,8 @@ class Builder:
         self.store = store
         self.options = options
         self.out = on_output
-        self.steps = StepRunner(config, store, StepLimits(options.memory_bytes, options.cpus,
-                                                          options.pids_limit, options.network))
+        self.steps = StepRunner(config, store, StepLimits(options.memory_bytes, options.cpus, options.pids_limit,
+                                                          options.network, options.timeout_seconds))
 
     def build(self, text: str, context: Path) -> Image:
         parsed = df.parse(text)

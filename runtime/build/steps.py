@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ class StepLimits:
     cpus: float | None
     pids_limit: int
     network: str = "bridge"
+    timeout_seconds: float = 3600
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class StepRunner:
         self.store = store
         self.limits = limits
         self.runc = Runc(config)
+        self.deadline = time.monotonic() + limits.timeout_seconds
 
     def _rootfs(self, layers: list[str]) -> overlay.Rootfs:
         base = self.store.new_work_dir("step")
@@ -105,6 +108,10 @@ class StepRunner:
         except BaseException:
             self._abandon(rootfs)
             raise
+        if code is None:
+            self._abandon(rootfs)
+            raise DockerfileError(f"the build ran past its time limit of {self.limits.timeout_seconds:g} s; "
+                                  "the step was stopped", line=cmd.line)
         if code != 0:
             self._abandon(rootfs)
             raise DockerfileError(f"the command '{' '.join(cmd.args)}' returned a non-zero code: {code}",
@@ -124,7 +131,8 @@ class StepRunner:
                 memory_bytes=self.limits.memory_bytes, pids_limit=self.limits.pids_limit,
                 cpus=self.limits.cpus, netns_path=net.netns_path, binds=binds))
             (rootfs.base / "config.json").write_text(json.dumps(spec))
-            code = self.runc.run_foreground(cid, rootfs.base, on_output)
+            code = self.runc.run_foreground(cid, rootfs.base, on_output,
+                                            timeout=max(0.1, self.deadline - time.monotonic()))
         finally:
             provider.teardown(self.config, cid, net)
             cgroups.remove(f"{self.config.cgroup_parent}/{cid}", cgroups.detect_version())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 from ..config import RuntimeConfig
@@ -42,20 +43,26 @@ class Runc:
     def delete(self, cid: str, force: bool = False) -> None:
         self._call(f"delete container {cid}", ["delete"] + (["--force"] if force else []) + [cid])
 
-    def run_foreground(self, cid: str, bundle: Path, on_line, timeout: float | None = None) -> int:
+    def run_foreground(self, cid: str, bundle: Path, on_line, timeout: float) -> int | None:
         """Run a container to completion, passing each output line (stdout and stderr merged).
 
-        Used for build steps: the step's output streams while it runs and
-        runc removes the container when it ends.
+        Used for build steps: the step's output streams while it runs and runc
+        removes the container when it ends. Past ``timeout`` seconds the
+        container is killed and None is returned.
         """
         proc = subprocess.Popen(self.base_args() + ["run", "--bundle", str(bundle), cid],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
+        # A step may hang without printing: a timer, not the read loop, enforces the limit.
+        watchdog = threading.Timer(timeout, self.kill_quietly, args=(cid,))
+        watchdog.start()
         try:
             for raw in proc.stdout:
                 on_line(raw.decode("utf-8", "replace").rstrip("\n"))
-            return proc.wait(timeout=timeout)
+            code = proc.wait()
+            return None if watchdog.finished.is_set() else code  # set: the timer fired
         finally:
+            watchdog.cancel()
             if proc.poll() is None:
                 self.kill_quietly(cid)
                 proc.kill()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tarfile
+import time
 
 import pytest
 
@@ -51,6 +52,14 @@ def test_deleting_a_file_is_a_whiteout_in_the_layer(builder, store, tmp_path):
 def test_env_and_build_args_reach_run(builder, tmp_path):
     _, lines = builder("FROM busybox\nARG WHO=world\nENV GREETING=hello\nRUN echo \"$GREETING $WHO\"\n", tmp_path)
     assert "hello world" in lines
+
+
+def test_a_step_past_the_time_limit_is_stopped_and_named(no_leaks, runtime_config, store, tmp_path):
+    options = BuildOptions(memory_bytes=64 << 20, timeout_seconds=1)
+    started = time.monotonic()
+    with pytest.raises(DockerfileError, match="line 2: the build ran past its time limit of 1 s"):
+        build(runtime_config, store, "FROM busybox\nRUN sleep 600\n", tmp_path, options, lambda line: None)
+    assert time.monotonic() - started < 10
 
 
 def _store_state(runtime_config, store):

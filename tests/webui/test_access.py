@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
+from asgiref.testing import ApplicationCommunicator
 from django.test import Client
 
 from webui.asgi import application
@@ -56,14 +56,19 @@ def test_anonymous_is_sent_to_login(app):
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
-async def _connect(path: str, session_key: str | None):
+async def _connect(path: str, session_key: str | None) -> bool:
+    """The websocket handshake through the whole ASGI app (channels.testing needs Daphne)."""
     headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
     if session_key:
         headers.append((b"cookie", f"sessionid={session_key}".encode()))
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, _ = await communicator.connect()
-    await communicator.disconnect()
-    return connected
+    scope = {"type": "websocket", "path": path, "query_string": b"", "headers": headers, "subprotocols": []}
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "websocket.connect"})
+    answer = await communicator.receive_output(timeout=5)
+    if answer["type"] == "websocket.accept":
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await communicator.wait(timeout=5)
+    return answer["type"] == "websocket.accept"
 
 
 @pytest.mark.django_db(transaction=True)

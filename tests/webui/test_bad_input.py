@@ -140,3 +140,14 @@ def test_build_and_run_queue_one_job_each_on_the_host(owner, app, host, queue, d
         _run(owner, app, follow=False)
     assert queue.llen("host.test-host") == 2
     assert Container.objects.get().status == contracts.C_PENDING
+
+
+def test_second_build_while_one_is_running_is_refused(owner, app, host, queue, django_capture_on_commit_callbacks):
+    client = Client()
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/apps/{app.id}/build/")
+        response = client.post(f"/apps/{app.id}/build/", follow=True)
+    first = app.builds.get()
+    assert f"Build #{first.id} of this app is still queued: wait for it to finish." in response.content.decode()
+    assert queue.llen("host.test-host") == 1

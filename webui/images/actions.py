@@ -1,6 +1,7 @@
 """Writes on apps and builds. Views, tasks and tests all go through these."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,15 +23,17 @@ def create_app(user, data: dict) -> App:
 
 
 def start_build(user, app: App) -> Build:
-    from django.conf import settings
-
     host = pick_host()
     if host is None:
         raise UserError("No worker host is up: start a host agent (make run starts one) and try again.")
     with transaction.atomic():
+        active = app.builds.filter(status__in=(contracts.BUILD_QUEUED, contracts.BUILD_RUNNING)).first()
+        if active:
+            raise UserError(f"Build #{active.id} of this app is still {active.status}: wait for it to finish.")
         build = Build.objects.create(app=app, host=host, created_by=user)
         job = contracts.build_job(build.id, app.dockerfile, app.image_name,
-                                  settings.BERTH_BUILD_MEMORY_MB * 1024 * 1024, None, bool(app.context))
+                                  settings.BERTH_BUILD_MEMORY_MB * 1024 * 1024, None, bool(app.context),
+                                  settings.BERTH_BUILD_TIMEOUT_SECONDS)
         transaction.on_commit(lambda: _queue(build, job))
     return build
 

@@ -14,6 +14,7 @@ from . import tasks  # noqa: F401  (registers the agent's tasks)
 from .context import context
 from .doctor import check_or_exit
 from .loops import start_all
+from .recovery import report_interrupted_builds
 
 
 @worker_ready.connect
@@ -25,7 +26,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
     ctx = context()
     check_or_exit(ctx.containers.config)
-    app.worker_main(["worker", "-Q", config.host_queue(ctx.host), "-P", "threads", "-c", "4",
+    report_interrupted_builds(ctx)
+    threads = config.OPERATION_THREADS + config.BUILD_SLOT_COUNT
+    app.worker_main(["worker", "-Q", config.host_queue(ctx.host), "-P", "threads", "-c", str(threads),
                      "-n", f"agent@{ctx.host}", "--without-gossip", "--without-mingle", "-l", "INFO"])
 
 

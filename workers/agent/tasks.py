@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 
 from runtime.build.builder import BuildOptions, build as build_image
@@ -12,8 +13,12 @@ from runtime.errors import BerthError, ContextError
 from runtime.network import ports as portmaps
 
 from .. import contracts, streams
+from ..config import BUILD_SLOT_COUNT
 from ..celery_app import app
 from .context import CONTAINER_LABEL, context
+from .recovery import in_progress
+
+BUILD_SLOTS = threading.BoundedSemaphore(BUILD_SLOT_COUNT)
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +50,20 @@ class BuildLog:
         return "\n".join(self.lines)[-1_000_000:]
 
 
-@app.task(name=contracts.AGENT_BUILD)
-def build(job: dict) -> None:
-    ctx = context()
+@app.task(name=contracts.AGENT_BUILD, bind=True, max_retries=None)
+def build(self, job: dict) -> None:
+    # Builds may take long: they get a few of the worker's threads, never all of them,
+    # so runs, stops and removes stay prompt. A build without a slot waits in the queue.
+    if not BUILD_SLOTS.acquire(blocking=False):
+        raise self.retry(countdown=2)
+    try:
+        with in_progress(context(), job["build_id"]):
+            _build(context(), job)
+    finally:
+        BUILD_SLOTS.release()
+
+
+def _build(ctx, job: dict) -> None:
     build_id = job["build_id"]
     ctx.report(contracts.CONTROL_BUILD_EVENT, build_id, {"status": contracts.BUILD_RUNNING, "host": ctx.host})
     output = BuildLog(ctx, build_id)
@@ -55,7 +71,8 @@ def build(job: dict) -> None:
     started = time.monotonic()
     try:
         _fetch_context(ctx, job, workdir)
-        options = BuildOptions(tag=job["tag"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"))
+        options = BuildOptions(tag=job["tag"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
+                               timeout_seconds=job.get("timeout_seconds", 3600))
         image = build_image(ctx.containers.config, ctx.store, job["dockerfile"], workdir, options, output)
         event = {"status": contracts.BUILD_SUCCEEDED, "image": image.name, "image_id": image.id}
     except Exception as exc:  # any failure must reach the user as a failed build
@@ -72,7 +89,7 @@ def build(job: dict) -> None:
 def _fetch_context(ctx, job: dict, workdir) -> None:
     if not job.get("has_context"):
         return
-    data = ctx.redis.get(streams.build_context(job["build_id"]))
+    data = ctx.redis.getdel(streams.build_context(job["build_id"]))  # one build, one copy
     if data is None:
         raise ContextError("the build context is no longer available (it expires after an hour): build again")
     extract(data, workdir)
