@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -37,6 +38,13 @@ def _monitors(config: RuntimeConfig) -> set[int]:
 
 
 def snapshot(config: RuntimeConfig) -> dict[str, set]:
+    # pyroute2's sync API cannot run inside an event loop, and Playwright's sync API keeps
+    # one running in the test's thread: take the snapshot in a thread of its own.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_snapshot, config).result()
+
+
+def _snapshot(config: RuntimeConfig) -> dict[str, set]:
     return {
         "mounts": {str(p) for p in mount_points_under(config.state_dir)},
         "netns": _netns(config.netns_prefix),

@@ -23,6 +23,7 @@ from ..image.store import ImageStore
 from ..linux.files import secure_join
 from ..network import provider
 from ..rootfs import overlay
+from .leftovers import STEP_PREFIX
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class StepRunner:
         return self._finish(rootfs)
 
     def _run_container(self, rootfs, cmd: RunCommand, uid: int, gid: int, on_output) -> tuple[int, list[str]]:
-        cid = "build-" + uuid.uuid4().hex[:20]
+        cid = STEP_PREFIX + uuid.uuid4().hex[:20]
         net = provider.setup(self.config, cid, self.limits.network, [])
         try:
             binds = etcfiles.write_etc_files(rootfs.base, cid[:12], net.ip, list(self.config.dns_servers))

@@ -41,3 +41,13 @@ def release(config: RuntimeConfig, owner: str) -> None:
             if not name.startswith(".") and path.read_text() == owner:
                 path.unlink()
 
+
+def release_prefix(config: RuntimeConfig, owner_prefix: str) -> None:
+    """Release every address whose owner starts with ``owner_prefix`` (leftovers of a crash)."""
+    if not config.ipam_dir.exists():
+        return
+    with locked(config.ipam_dir / ".lock"):
+        for name in os.listdir(config.ipam_dir):
+            path = config.ipam_dir / name
+            if not name.startswith(".") and path.read_text().startswith(owner_prefix):
+                path.unlink()

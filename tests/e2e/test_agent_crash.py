@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from .pages import built_app, fetch, log_in
+from .pages import built_app, create_app, fetch, log_in
 
 pytestmark = pytest.mark.e2e
 
@@ -35,3 +35,21 @@ def test_containers_keep_running_and_logging_while_the_agent_is_dead(page, stack
     page.wait_for_selector("#status >> text=exited", timeout=40_000)
     page.click("button:text-is('Remove')")
     page.wait_for_selector("#status >> text=removed")
+
+
+def test_a_build_cut_off_by_the_agents_death_fails_with_the_reason(page, stack, tmp_path, runtime_config):
+    from tests import leaks
+
+    log_in(page, stack, "alice")
+    before = leaks.snapshot(runtime_config)
+    path = tmp_path / "Dockerfile"
+    path.write_text("FROM busybox\nRUN echo step started && sleep 600\n")
+    create_app(page, stack, "cutoff", str(path), None, "")
+    page.click("button:text-is('Build')")
+    page.wait_for_selector("#log >> text=step started")
+
+    stack.kill_agent()  # mid-step: runc, the step's container, its mounts and netns are orphaned
+    stack.start_agent()
+    page.wait_for_selector("#status >> text=failed")
+    assert "the host agent stopped during this build" in page.inner_text("#error")
+    assert not leaks.left_behind(before, leaks.snapshot(runtime_config))

@@ -15,6 +15,7 @@ from .context import context
 from .doctor import check_or_exit
 from .loops import start_all
 from .recovery import report_interrupted_builds
+from runtime.build.leftovers import remove_build_leftovers
 
 
 @worker_ready.connect
@@ -26,6 +27,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
     ctx = context()
     check_or_exit(ctx.containers.config)
+    for item in remove_build_leftovers(ctx.containers.config):
+        logging.getLogger("berth.agent").warning("removed %s, left by a build that died", item)
     report_interrupted_builds(ctx)
     threads = config.OPERATION_THREADS + config.BUILD_SLOT_COUNT
     app.worker_main(["worker", "-Q", config.host_queue(ctx.host), "-P", "threads", "-c", str(threads),
