@@ -21,6 +21,8 @@ class RuntimeConfig:
     run_dir: Path = Path("/run/berth")
     runc: str = "runc"
     conmon: str = "conmon"
+    # conmon truncates a container's log file when it reaches this size.
+    log_size_max: int = 64 * 1024 * 1024
     # A static init for `--init`: PID 1 that forwards signals and reaps zombies.
     init_binary: str = "/usr/bin/catatonit"
     bridge: str = "berth0"

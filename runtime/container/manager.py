@@ -23,7 +23,6 @@ from .state import EXITED, RUNNING, ContainerRecord, Status, read_status
 
 DEFAULT_PIDS_LIMIT = 1024
 DEFAULT_STOP_TIMEOUT = 10.0
-LOG_SIZE_MAX = 64 * 1024 * 1024
 INIT_PATH = "/run/berth-init"
 
 
@@ -125,7 +124,7 @@ class Containers:
         full = specs.ContainerSpec(**{**draft.__dict__, "rootfs": str(rootfs.merged), "process": process,
                                       "netns_path": net.netns_path, "binds": binds})
         write_atomic(bundle / "config.json", json.dumps(specs.make_spec(full), indent=1))
-        monitor.launch(self.config, record.id, bundle, LOG_SIZE_MAX)
+        monitor.launch(self.config, record.id, bundle, self.config.log_size_max)
 
     def _undo(self, record: ContainerRecord, bundle: Path) -> None:
         try:

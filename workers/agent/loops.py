@@ -167,6 +167,9 @@ class Shipper(Loop):
             reader = self.readers[info.id] = LogReader(offset)
         finished = info.status.state in (EXITED, LOST)
         path = self.ctx.containers.log_path(info.id)
+        if path.exists() and path.stat().st_size < reader.offset:
+            # conmon truncates the log when it reaches its size cap: read on from the start.
+            reader = self.readers[info.id] = LogReader(0)
         if path.exists():
             with open(path, "rb") as f:
                 f.seek(reader.offset)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from runtime.config import RuntimeConfig
 
-from ..env import env_bool, env_list, env_str
+from ..env import env_bool, env_int, env_list, env_str
 
 
 def runtime_config() -> RuntimeConfig:
@@ -18,4 +18,5 @@ def runtime_config() -> RuntimeConfig:
         netns_prefix=env_str("BERTH_NETNS_PREFIX", d.netns_prefix),
         allow_outbound=env_bool("BERTH_ALLOW_OUTBOUND", True),
         dns_servers=tuple(env_list("BERTH_DNS", [])),
+        log_size_max=env_int("BERTH_LOG_SIZE_MAX", d.log_size_max),
     )
