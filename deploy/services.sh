@@ -53,11 +53,20 @@ start() {
   echo "Logs: $VAR/log/   Stop with: make stop"
 }
 
+stop_one() {  # SIGTERM, then wait for the exit (the agent finishes its jobs first), SIGKILL after 60 s
+  local name=$1 pid
+  running "$name" || { rm -f "$VAR/run/$name.pid"; return; }
+  pid=$(cat "$VAR/run/$name.pid")
+  kill "$pid"
+  for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; echo "killed $name (pid $pid): it did not stop in 60 s"; else echo "stopped $name"; fi
+  rm -f "$VAR/run/$name.pid"
+}
+
 stop() {
-  for name in agent control web redis; do
-    if running "$name"; then kill "$(cat "$VAR/run/$name.pid")" && echo "stopped $name"; fi
-    rm -f "$VAR/run/$name.pid"
-  done
+  # Redis goes last: the others need it to finish their work.
+  for name in agent control web redis; do stop_one "$name"; done
+  echo "Containers keep running under their monitors; the next \`make run\` picks them up."
 }
 
 case "${1:-start}" in

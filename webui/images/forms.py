@@ -41,8 +41,8 @@ class AppForm(forms.Form):
     ports = forms.CharField(required=False, label="Port mappings",
                             help_text="host:container, comma-separated, e.g. 18080:80")
     memory_mb = forms.IntegerField(label="Memory limit (MB)", min_value=6, initial=256)
-    cpus = forms.FloatField(label="CPU limit", required=False, min_value=0.01, max_value=64,
-                            help_text="In CPUs, e.g. 0.5. Empty: no CPU limit.")
+    cpus = forms.FloatField(label="CPU limit", min_value=0.01, max_value=64, initial=1.0,
+                            help_text="In CPUs, e.g. 0.5. It counts against the team's CPU quota.")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -67,6 +67,9 @@ class AppForm(forms.Form):
         if team and memory and memory > team.quota.max_memory_mb:
             self.add_error("memory_mb", f"{memory} MB is over the team's memory quota of "
                                         f"{team.quota.max_memory_mb} MB.")
+        cpus = data.get("cpus")
+        if team and cpus and cpus > team.quota.max_cpus:
+            self.add_error("cpus", f"{cpus:g} CPUs is over the team's CPU quota of {team.quota.max_cpus:g}.")
         if team and data.get("name") and team.apps.filter(name=data["name"]).exists():
             self.add_error("name", f"The team already has an app named “{data['name']}”.")
         return data

@@ -14,7 +14,7 @@ class App(models.Model):
     context = models.FileField(upload_to="contexts/", blank=True)
     ports = models.JSONField(default=list, help_text='Port mappings like "8080:80/tcp".')
     memory_mb = models.PositiveIntegerField(default=256)
-    cpus = models.FloatField(null=True, blank=True)
+    cpus = models.FloatField(default=1.0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     created = models.DateTimeField(auto_now_add=True)
 
