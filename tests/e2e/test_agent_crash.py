@@ -53,3 +53,20 @@ def test_a_build_cut_off_by_the_agents_death_fails_with_the_reason(page, stack, 
     page.wait_for_selector("#status >> text=failed")
     assert "the host agent stopped during this build" in page.inner_text("#error")
     assert not leaks.left_behind(before, leaks.snapshot(runtime_config))
+
+
+def test_a_container_removed_with_the_cli_shows_as_removed(page, stack, tmp_path, runtime_config):
+    import subprocess
+    import sys
+
+    log_in(page, stack, "alice")
+    built_app(page, stack, tmp_path, "clidoomed", 'FROM busybox\nCMD ["sleep", "600"]\n', "")
+    page.click("button:text-is('Run')")
+    page.wait_for_selector("#status >> text=running")
+    runtime_id = stack.query("SELECT runtime_id FROM containers_container ORDER BY id DESC LIMIT 1")[0][0]
+    cli = [sys.executable, "-m", "runtime", "--state-dir", str(runtime_config.state_dir),
+           "--run-dir", str(runtime_config.run_dir), "--bridge", runtime_config.bridge,
+           "--subnet", runtime_config.subnet, "--nft-table", runtime_config.nft_table,
+           "--cgroup-parent", runtime_config.cgroup_parent, "--netns-prefix", runtime_config.netns_prefix]
+    subprocess.run(cli + ["rm", "-f", runtime_id], check=True, capture_output=True)
+    page.wait_for_selector("#status >> text=removed")

@@ -18,7 +18,7 @@ import redis
 
 from runtime.cgroups.stats import cpu_percent, io_rates
 from runtime.container.logs import LogReader
-from runtime.container.state import EXITED, LOST, RUNNING
+from runtime.container.state import CREATED, EXITED, LOST, RUNNING
 from runtime.errors import BerthError
 
 from .. import contracts, streams
@@ -90,26 +90,44 @@ class Heartbeat(Loop):
 
 
 class Sampler(Loop):
-    """Once a second: a stats sample per running container, and a report of each exit."""
+    """Once a second: a stats sample per running container, and a report of each exit
+    and of each container removed behind the agent's back (with the CLI, say).
+
+    A file per known container, ``<runtime id>`` holding ``<container id> <state reported>``,
+    lets a restarted agent tell what it already reported and what vanished meanwhile.
+    """
 
     interval = SAMPLE_SECONDS
 
     def __init__(self, ctx, stop):
         super().__init__(ctx, stop)
         self.previous: dict[str, tuple[int, object]] = {}
-        self.reported = _agent_dir(ctx, "reported")
+        self.known = _agent_dir(ctx, "known")
 
     def tick(self) -> None:
         seen = set()
         for container_id, info in _labelled(self.ctx):
             seen.add(info.id)
+            if info.status.state == CREATED:
+                continue  # still being set up: the run job reports how that ends
+            marker = self.known / info.id
+            if not marker.exists():
+                marker.write_text(f"{container_id} {RUNNING}")
             if info.status.state == RUNNING:
                 self._sample(container_id, info)
-            elif info.status.state in (EXITED, LOST):
+            elif info.status.state in (EXITED, LOST) and not marker.read_text().endswith(info.status.state):
                 self._report_end(container_id, info)
+                marker.write_text(f"{container_id} {info.status.state}")
         for gone in set(self.previous) - seen:
             del self.previous[gone]
-        _forget_removed(self.reported, seen)
+        self._report_vanished(seen)
+
+    def _report_vanished(self, present: set[str]) -> None:
+        for marker in self.known.iterdir():
+            if marker.name not in present:
+                container_id = int(marker.read_text().split()[0])
+                self.ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"status": contracts.C_REMOVED})
+                marker.unlink()
 
     def _sample(self, container_id: int, info) -> None:
         now = time.monotonic_ns()
@@ -128,16 +146,12 @@ class Sampler(Loop):
                             maxlen=streams.STATS_MAXLEN, approximate=True)
 
     def _report_end(self, container_id: int, info) -> None:
-        marker = self.reported / info.id
-        if marker.exists():
-            return
         status = info.status
         event = ({"status": contracts.C_EXITED, "exit_code": status.exit_code, "oom_killed": status.oom_killed}
                  if status.state == EXITED else
                  {"status": contracts.C_FAILED,
                   "error": contracts.error("lost", "the container's monitor is gone; its state is unknown")})
         self.ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, event)
-        marker.write_text(status.state)
 
 
 class Shipper(Loop):

@@ -9,7 +9,7 @@ import time
 from runtime.build.builder import BuildOptions, build as build_image
 from runtime.build.context import extract
 from runtime.container.manager import RunRequest
-from runtime.errors import BerthError, ContextError
+from runtime.errors import BerthError, ContextError, NotFound
 from runtime.network import ports as portmaps
 
 from .. import contracts, streams
@@ -119,6 +119,9 @@ def stop(container_id: int, runtime_id: str) -> None:
     ctx = context()
     try:
         status = ctx.containers.stop(runtime_id)
+    except NotFound:  # removed behind the agent's back
+        ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"status": contracts.C_REMOVED})
+        return
     except BerthError as exc:
         ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"error": exc.to_dict()})
         return
