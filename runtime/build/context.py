@@ -13,6 +13,7 @@ import posixpath
 import stat
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
 from ..errors import ContextError, DockerfileError
@@ -57,27 +58,34 @@ def extract(data: bytes, dest: Path, max_bytes: int = MAX_CONTEXT_BYTES) -> None
 
 
 def _extract_tar(data: bytes, dest: Path, max_bytes: int) -> None:
-    total = 0
     try:
-        tar = tarfile.open(fileobj=io.BytesIO(data), mode="r:*")
-    except tarfile.TarError as exc:
-        raise ContextError(f"the context archive cannot be read: {exc}") from None
-    with tar:
-        members = []
-        for member in tar:
-            name = _clean_name(member.name)
-            if member.isdev() or member.isfifo():
-                raise ContextError(f"archive entry {member.name!r} is a device or FIFO, which a context may not hold")
-            if member.issym() or member.islnk():
-                _check_link(name, member.linkname if member.issym() else "/" + _clean_name(member.linkname))
-            total += member.size
-            if total > max_bytes:
-                raise ContextError(f"the context expands past the limit of {max_bytes // (1024 * 1024)} MB")
-            if name:
-                member.name = name
-                members.append(member)
-        # tarfile's "data" filter re-checks every path and link and drops setuid bits.
-        tar.extractall(dest, members=members, filter="data")
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+            _extract_members(tar, dest, max_bytes)
+    except tarfile.FilterError as exc:
+        raise ContextError(f"archive entry {exc.tarinfo.name!r} would land outside the context") from None
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise ContextError(f"the context archive is damaged or incomplete ({exc})") from None
+
+
+def _extract_members(tar: tarfile.TarFile, dest: Path, max_bytes: int) -> None:
+    total = 0
+    members = []
+    for member in tar:
+        name = _clean_name(member.name)
+        if member.isdev() or member.isfifo():
+            raise ContextError(f"archive entry {member.name!r} is a device or FIFO, which a context may not hold")
+        if member.issym():
+            _check_link(name, member.linkname)
+        elif member.islnk():
+            _clean_name(member.linkname)  # a hard link names another entry of the archive
+        total += member.size
+        if total > max_bytes:
+            raise ContextError(f"the context expands past the limit of {max_bytes // (1024 * 1024)} MB")
+        if name:
+            member.name = name
+            members.append(member)
+    # tarfile's "data" filter re-checks every path and link and drops setuid bits.
+    tar.extractall(dest, members=members, filter="data")
 
 
 def _extract_zip(data: bytes, dest: Path, max_bytes: int) -> None:

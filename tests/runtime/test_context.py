@@ -72,3 +72,28 @@ def test_good_tar_gz_and_zip_unpack(tmp_path):
         z.writestr("site/index.html", "hello")
     extract(zbuf.getvalue(), tmp_path / "b")
     assert (tmp_path / "b" / "site" / "index.html").read_text() == "hello"
+
+
+def test_symlink_chain_that_climbs_out_is_refused_cleanly(tmp_path):
+    data = tar_with(entry("l", tarfile.SYMTYPE, "."), entry("m", tarfile.SYMTYPE, "l/.."),
+                    entry("m/escaped"))
+    with pytest.raises(ContextError, match="outside the context"):
+        extract(data, tmp_path / "ctx")
+    assert not (tmp_path / "escaped").exists()
+
+
+def test_truncated_tar_is_named_damaged(tmp_path):
+    whole = tar_with(entry("big", size=5000), data=b"y" * 5000)
+    with pytest.raises(ContextError, match="damaged or incomplete"):
+        extract(whole[:3000], tmp_path / "ctx")
+
+
+def test_hard_links_inside_the_context_are_kept(tmp_path):
+    link = entry("copy", tarfile.LNKTYPE, "orig")
+    extract(tar_with(entry("orig", size=1), link), tmp_path / "ctx")
+    assert (tmp_path / "ctx" / "copy").stat().st_ino == (tmp_path / "ctx" / "orig").stat().st_ino
+
+
+def test_hard_link_out_of_the_context_is_refused(tmp_path):
+    with pytest.raises(ContextError, match="'..'"):
+        extract(tar_with(entry("copy", tarfile.LNKTYPE, "../../etc/shadow")), tmp_path / "ctx")

@@ -35,6 +35,24 @@ def evil_tar(name: str) -> bytes:
     return buf.getvalue()
 
 
+def hardlink_tar(target: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("innocent")
+        info.type, info.linkname = tarfile.LNKTYPE, target
+        tar.addfile(info)
+    return buf.getvalue()
+
+
+def zip_with_symlink() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        info = zipfile.ZipInfo("link")
+        info.external_attr = (0o120777 << 16)
+        z.writestr(info, "/etc/passwd")
+    return buf.getvalue()
+
+
 def evil_zip(name: str) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -68,7 +86,10 @@ def test_good_upload_creates_the_app(owner, team):
     ({"context": ("ctx.tar", evil_tar("/etc/passwd"))}, "an entry with an absolute path: /etc/passwd"),
     ({"context": ("ctx.zip", evil_zip("../evil"))}, "climbs out of the context"),
     ({"context": ("ctx.rar", b"Rar!")}, "The context must be a .tar, .tar.gz or .zip archive."),
-    ({"context": ("ctx.tar", b"not a tar at all")}, "The context archive cannot be read"),
+    ({"context": ("ctx.tar", b"not a tar at all")}, "The context archive is damaged or incomplete"),
+    ({"context": ("ctx.tar", tar_of(**{"index.html": b"x" * 5000})[:3000])}, "damaged or incomplete"),
+    ({"context": ("ctx.tar", hardlink_tar("../../etc/shadow"))}, "a hard link to a file outside the context"),
+    ({"context": ("ctx.zip", zip_with_symlink())}, "The zip archive has a symbolic link (link)"),
     ({"memory_mb": "4096"}, "4096 MB is over the team&#x27;s memory quota of 2048 MB."),
     ({"memory_mb": "2"}, "Ensure this value is greater than or equal to 6."),
     ({"cpus": "10"}, "10 CPUs is over the team&#x27;s CPU quota of 4."),

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import io
 import posixpath
+import stat
 import tarfile
 import zipfile
+import zlib
 
 from django.core.exceptions import ValidationError
 
@@ -36,15 +38,27 @@ def _check_name(name: str) -> None:
         raise ValidationError(f"The context archive has an entry that climbs out of the context with '..': {name}")
 
 
-def _check_tar_member(member: tarfile.TarInfo) -> None:
+def _outside(target: str) -> bool:
+    return target.startswith("/") or target == ".." or target.startswith("../")
+
+
+def _check_tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
     _check_name(member.name)
     if member.isdev() or member.isfifo():
         raise ValidationError(f"The context archive has a device or FIFO entry: {member.name}")
     if member.issym():
         target = posixpath.normpath(posixpath.join(posixpath.dirname(member.name), member.linkname))
-        if member.linkname.startswith("/") or target == ".." or target.startswith("../"):
+        if member.linkname.startswith("/") or _outside(target):
             raise ValidationError(f"The context archive has a link pointing outside the context: "
                                   f"{member.name} -> {member.linkname}")
+    if member.islnk() and _outside(posixpath.normpath(member.linkname)):
+        raise ValidationError(f"The context archive has a hard link to a file outside the context: "
+                              f"{member.name} -> {member.linkname}")
+    if member.isreg():
+        # Read the data too: a truncated archive fails here, not later in the build.
+        with archive.extractfile(member) as data:
+            while data.read(1024 * 1024):
+                pass
 
 
 def context_archive(name: str, data: bytes, max_bytes: int) -> None:
@@ -56,13 +70,21 @@ def context_archive(name: str, data: bytes, max_bytes: int) -> None:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 for info in archive.infolist():
                     _check_name(info.filename)
+                    if stat.S_ISLNK(info.external_attr >> 16):
+                        raise ValidationError(f"The zip archive has a symbolic link ({info.filename}): "
+                                              "use a .tar archive for contexts with links.")
                     total += info.file_size
+                if archive.testzip() is not None:
+                    raise zipfile.BadZipFile("a file in it is damaged")
         else:
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
                 for member in archive:
-                    _check_tar_member(member)
                     total += member.size
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise ValidationError(f"The context archive cannot be read: {exc}") from None
+                    if total > max_bytes:
+                        break
+                    _check_tar_member(archive, member)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error):
+        raise ValidationError("The context archive is damaged or incomplete: it cannot be read as a "
+                              f"{'zip' if name.lower().endswith('.zip') else 'tar'} archive.") from None
     if total > max_bytes:
         raise ValidationError(f"The context archive expands to more than {max_bytes // (1024 * 1024)} MB.")
