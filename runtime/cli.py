@@ -49,11 +49,21 @@ def cmd_bootstrap(args) -> int:
     return 0
 
 
+def human_size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return ""
+
+
 def cmd_images(args) -> int:
     store = ImageStore(_config(args))
-    print(f"{'NAME':30} {'IMAGE ID':14} {'SIZE':>10}")
-    for image in store.images():
-        print(f"{image.name or '<none>':30} {image.short_id:14} {store.size(image):>10}")
+    rows = [(image.name or "<none>", image.short_id, human_size(store.size(image))) for image in store.images()]
+    width = max([len("NAME")] + [len(r[0]) for r in rows]) + 2
+    print(f"{'NAME':{width}}{'IMAGE ID':14}{'SIZE':>10}")
+    for name, short_id, size in rows:
+        print(f"{name:{width}}{short_id:14}{size:>10}")
     return 0
 
 
@@ -110,9 +120,15 @@ def cmd_stats(args) -> int:
     prev, t0 = containers.stats(args.container), time.monotonic_ns()
     time.sleep(1)
     cur, t1 = containers.stats(args.container), time.monotonic_ns()
-    print(json.dumps({"cpu_percent": round(cpu_percent(prev, cur, t1 - t0), 2),
-                      "memory_working_set": cur.memory_working_set, "memory_limit": cur.memory_limit,
-                      "pids": cur.pids_current, "pids_limit": cur.pids_limit}))
+    figures = {"cpu_percent": round(cpu_percent(prev, cur, t1 - t0), 2),
+               "memory_working_set": cur.memory_working_set, "memory_limit": cur.memory_limit,
+               "pids": cur.pids_current, "pids_limit": cur.pids_limit}
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        limit = human_size(cur.memory_limit) if cur.memory_limit else "no limit"
+        print(f"CPU {figures['cpu_percent']:.1f} %   memory {human_size(cur.memory_working_set)} / {limit}   "
+              f"pids {cur.pids_current} / {cur.pids_limit or 'no limit'}")
     return 0
 
 
@@ -148,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--nft-table", default=defaults.nft_table)
     p.add_argument("--cgroup-parent", default=defaults.cgroup_parent)
     p.add_argument("--netns-prefix", default=defaults.netns_prefix)
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("bootstrap", help="make a base image on this host")
     s.add_argument("image", choices=["busybox"])
@@ -185,6 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_logs)
     s = sub.add_parser("stats", help="one second of a container's resource use")
     s.add_argument("container")
+    s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_stats)
     s = sub.add_parser("stop", help="stop a container")
     s.add_argument("container")
@@ -194,7 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("containers", nargs="+")
     s.add_argument("-f", "--force", action="store_true")
     s.set_defaults(func=cmd_rm)
-    s = sub.add_parser("exited", help=argparse.SUPPRESS)
+    s = sub.add_parser("exited")  # run by conmon's exit command; no help, so not listed
     s.add_argument("bundle")
     s.set_defaults(func=cmd_exited)
     return p

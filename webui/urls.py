@@ -5,6 +5,9 @@ from django.urls import path
 from webui.containers import views as containers
 from webui.images import views as images
 
+admin.site.site_header = admin.site.site_title = "Berth administration"
+admin.site.index_title = "Hosts, teams and quotas"
+
 urlpatterns = [
     path("", images.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

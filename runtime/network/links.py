@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
-from pyroute2 import IPRoute, NetlinkError, NetNS, netns
+from pyroute2 import IPRoute, NetlinkError
 
 from ..config import RuntimeConfig
 from ..errors import OCIRuntimeError
-from . import ipam
-
-NETNS_DIR = Path("/var/run/netns")
+from . import ipam, netns
+from .netns import NETNS_DIR
 
 
 @dataclass(frozen=True)
@@ -88,11 +87,15 @@ def create_endpoint(config: RuntimeConfig, cid: str) -> Endpoint:
     gw = ipam.gateway(config)
     try:
         netns.create(name)
-        with IPRoute() as ipr:
-            ipr.link("add", ifname=host_if, kind="veth", peer={"ifname": peer, "net_ns_fd": name})
-            index = ipr.link_lookup(ifname=host_if)[0]
-            bridge = ipr.link_lookup(ifname=config.bridge)[0]
-            ipr.link("set", index=index, master=bridge, state="up")
+        ns_fd = os.open(NETNS_DIR / name, os.O_RDONLY)
+        try:
+            with IPRoute() as ipr:
+                ipr.link("add", ifname=host_if, kind="veth", peer={"ifname": peer, "net_ns_fd": ns_fd})
+                index = ipr.link_lookup(ifname=host_if)[0]
+                bridge = ipr.link_lookup(ifname=config.bridge)[0]
+                ipr.link("set", index=index, master=bridge, state="up")
+        finally:
+            os.close(ns_fd)
         _configure_inside(name, peer, ip, gw, config.network.prefixlen)
     except (NetlinkError, OSError) as exc:
         remove_endpoint(config, cid)
@@ -102,14 +105,17 @@ def create_endpoint(config: RuntimeConfig, cid: str) -> Endpoint:
 
 def _configure_inside(ns_name: str, peer: str, ip: ipaddress.IPv4Address,
                       gw: ipaddress.IPv4Address, prefixlen: int) -> None:
-    with NetNS(ns_name) as ns:
-        lo = ns.link_lookup(ifname="lo")[0]
-        ns.link("set", index=lo, state="up")
-        index = ns.link_lookup(ifname=peer)[0]
-        ns.link("set", index=index, ifname="eth0")
-        ns.addr("add", index=index, address=str(ip), prefixlen=prefixlen)
-        ns.link("set", index=index, state="up")
-        ns.route("add", dst="0.0.0.0/0", gateway=str(gw))
+    def configure():
+        with IPRoute() as ns:  # opened inside the namespace, so it talks to that namespace
+            lo = ns.link_lookup(ifname="lo")[0]
+            ns.link("set", index=lo, state="up")
+            index = ns.link_lookup(ifname=peer)[0]
+            ns.link("set", index=index, ifname="eth0")
+            ns.addr("add", index=index, address=str(ip), prefixlen=prefixlen)
+            ns.link("set", index=index, state="up")
+            ns.route("add", dst="0.0.0.0/0", gateway=str(gw))
+
+    netns.run_in(ns_name, configure)
 
 
 def remove_endpoint(config: RuntimeConfig, cid: str) -> None:

@@ -41,13 +41,13 @@
     const el = document.getElementById("status");
     if (el && state.status) { el.textContent = state.status; el.className = "state " + state.status; }
     const error = document.getElementById("error");
-    if (error && state.error) { error.textContent = state.error; error.classList.remove("hidden"); }
+    if (error) { error.textContent = state.error || ""; error.classList.toggle("hidden", !state.error); }
     const ip = document.getElementById("ip");
     if (ip && state.ip) ip.textContent = state.ip;
     const exit = document.getElementById("exit");
-    if (exit && state.exit_code !== null && state.exit_code !== undefined) {
-      exit.textContent = state.exit_code + (state.oom_killed ? " (killed: out of memory)" : "");
-    }
+    if (exit && state.exit) exit.textContent = state.exit;
+    // Buttons and stats follow the state: no Stop once stopped, stale numbers greyed.
+    for (const el of document.querySelectorAll("[data-status]")) el.dataset.status = state.status;
   }
 
   function sparkline(canvas, values, max) {

@@ -98,7 +98,9 @@ def test_good_upload_creates_the_app(owner, team):
     ({"ports": "80"}, "is not a port mapping like 8080:80"),
     ({"ports": "80:80"}, "Host port 80 is outside the allowed range 1024-65535."),
     ({"ports": "18080:80, 18080:81"}, "Host port 18080/tcp is mapped twice."),
-    ({"name": "no spaces allowed"}, "Enter a valid “slug”"),
+    ({"name": "no spaces allowed"}, "Use lowercase letters, digits, and . _ -"),
+    ({"name": "UPPER"}, "Use lowercase letters, digits, and . _ -"),
+    ({"name": "-leading"}, "starting with a letter or a digit"),
 ])
 def test_bad_upload_is_named_on_the_form_and_nothing_is_stored(owner, team, kwargs, message):
     response = post_app(owner, team, **kwargs)

@@ -96,5 +96,5 @@ def record_container_event(container_id: int, event: dict) -> Container | None:
 
 
 def state_of(container: Container) -> dict:
-    return {"status": container.status, "exit_code": container.exit_code, "oom_killed": container.oom_killed,
-            "error": container.error, "ip": container.ip}
+    return {"status": container.status, "exit": container.exit_description, "error": container.error,
+            "ip": container.ip}

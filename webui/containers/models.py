@@ -32,3 +32,21 @@ class Container(AppJob):
     @property
     def name(self) -> str:
         return f"{self.app.name}-{self.id}"
+
+    @property
+    def exit_description(self) -> str:
+        return describe_exit(self.exit_code, self.oom_killed)
+
+
+# Exit codes above 128 mean "killed by signal (code - 128)", as shells report them.
+_SIGNALS = {9: "SIGKILL", 15: "SIGTERM", 2: "SIGINT", 6: "SIGABRT", 11: "SIGSEGV"}
+
+
+def describe_exit(code: int | None, oom_killed: bool) -> str:
+    if code is None:
+        return ""
+    if oom_killed:
+        return f"{code} (killed: out of memory)"
+    if code > 128 and code - 128 in _SIGNALS:
+        return f"{code} (ended by {_SIGNALS[code - 128]})"
+    return str(code)

@@ -4,18 +4,23 @@ import re
 
 from django import forms
 from django.conf import settings
+from django.core.validators import RegexValidator
 
 from webui.core.access import writable_teams_of
 
 from . import uploads
 
 _PORT = re.compile(r"^(\d{1,5}):(\d{1,5})(/(tcp|udp))?$")
+# Image names are lowercase in Docker's reference grammar.
+APP_NAME = RegexValidator(r"^[a-z0-9][a-z0-9_.-]*$", "Use lowercase letters, digits, and . _ - "
+                          "(starting with a letter or a digit), as in image names.")
 
 
 def parse_ports(text: str) -> list[str]:
     """``"18080:80, 5353:53/udp"`` to ``["18080:80/tcp", "5353:53/udp"]``, checked."""
     mappings, seen = [], set()
-    for item in [p.strip() for p in re.split(r"[,\s]+", text or "") if p.strip()]:
+    text = re.sub(r"\s*([:/])\s*", r"\1", text or "")  # "8080 : 80" means 8080:80
+    for item in [p.strip() for p in re.split(r"[,\s]+", text) if p.strip()]:
         m = _PORT.match(item)
         if not m:
             raise forms.ValidationError(f"“{item}” is not a port mapping like 8080:80 or 5353:53/udp.")
@@ -33,7 +38,8 @@ def parse_ports(text: str) -> list[str]:
 
 
 class AppForm(forms.Form):
-    name = forms.SlugField(max_length=60, help_text="Letters, digits, - and _.")
+    name = forms.CharField(max_length=60, validators=[APP_NAME],
+                           help_text="Lowercase letters, digits, and . _ - (it names the image).")
     team = forms.ModelChoiceField(queryset=None, empty_label=None)
     dockerfile = forms.FileField(label="Dockerfile", allow_empty_file=True)  # our own message says why
     context = forms.FileField(required=False, label="Build context",

@@ -9,7 +9,7 @@ class App(models.Model):
     """What a user uploads: a Dockerfile, an optional context, and how to run the result."""
 
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="apps")
-    name = models.SlugField(max_length=60)
+    name = models.CharField(max_length=60)
     dockerfile = models.TextField()
     context = models.FileField(upload_to="contexts/", blank=True)
     ports = models.JSONField(default=list, help_text='Port mappings like "8080:80/tcp".')
@@ -24,6 +24,10 @@ class App(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def context_filename(self) -> str:
+        return self.context.name.rsplit("/", 1)[-1] if self.context else ""
 
     @property
     def image_name(self) -> str:

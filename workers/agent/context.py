@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
@@ -27,6 +28,16 @@ class AgentContext:
 
     def report(self, task: str, *args) -> None:
         app.send_task(task, args=list(args), queue=CONTROL_QUEUE)
+
+    @property
+    def known_dir(self) -> Path:
+        """One file per container the agent has reported: ``<container id> <last state>``."""
+        path = self.containers.config.state_dir / "agent" / "known"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def remember(self, runtime_id: str, container_id: int, state: str) -> None:
+        (self.known_dir / runtime_id).write_text(f"{container_id} {state}")
 
 
 @functools.cache

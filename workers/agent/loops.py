@@ -93,8 +93,8 @@ class Sampler(Loop):
     """Once a second: a stats sample per running container, and a report of each exit
     and of each container removed behind the agent's back (with the CLI, say).
 
-    A file per known container, ``<runtime id>`` holding ``<container id> <state reported>``,
-    lets a restarted agent tell what it already reported and what vanished meanwhile.
+    The agent's file per known container lets a restarted agent tell what it
+    already reported and what vanished meanwhile.
     """
 
     interval = SAMPLE_SECONDS
@@ -102,7 +102,7 @@ class Sampler(Loop):
     def __init__(self, ctx, stop):
         super().__init__(ctx, stop)
         self.previous: dict[str, tuple[int, object]] = {}
-        self.known = _agent_dir(ctx, "known")
+        self.known = ctx.known_dir
 
     def tick(self) -> None:
         seen = set()
@@ -112,12 +112,12 @@ class Sampler(Loop):
                 continue  # still being set up: the run job reports how that ends
             marker = self.known / info.id
             if not marker.exists():
-                marker.write_text(f"{container_id} {RUNNING}")
+                self.ctx.remember(info.id, container_id, RUNNING)
             if info.status.state == RUNNING:
                 self._sample(container_id, info)
             elif info.status.state in (EXITED, LOST) and not marker.read_text().endswith(info.status.state):
                 self._report_end(container_id, info)
-                marker.write_text(f"{container_id} {info.status.state}")
+                self.ctx.remember(info.id, container_id, info.status.state)
         for gone in set(self.previous) - seen:
             del self.previous[gone]
         self._report_vanished(seen)

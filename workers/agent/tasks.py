@@ -9,6 +9,7 @@ import time
 from runtime.build.builder import BuildOptions, build as build_image
 from runtime.build.context import extract
 from runtime.container.manager import RunRequest
+from runtime.container.state import RUNNING
 from runtime.errors import BerthError, ContextError, NotFound
 from runtime.network import ports as portmaps
 
@@ -110,6 +111,7 @@ def run(job: dict) -> None:
     except Exception as exc:  # reported to the user as a failed container
         ctx.report(contracts.CONTROL_CONTAINER_EVENT, cid, {"status": contracts.C_FAILED, "error": _error_of(exc)})
         return
+    ctx.remember(info.id, cid, RUNNING)
     ctx.report(contracts.CONTROL_CONTAINER_EVENT, cid,
                {"status": contracts.C_RUNNING, "ip": info.record.network.get("ip"), "host": ctx.host})
 
