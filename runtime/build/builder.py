@@ -235,6 +235,20 @@ class Builder:
     def _do_maintainer(self, state: StageState, ins: df.Maintainer, _context):
         return self._nop(ins)
 
+    def _do_healthcheck(self, state: StageState, ins: df.Healthcheck, _context):
+        check = {"Test": list(ins.test)}
+        for key, value in (("Interval", ins.interval), ("Timeout", ins.timeout),
+                           ("StartPeriod", ins.start_period), ("StartInterval", ins.start_interval),
+                           ("Retries", ins.retries)):
+            if value:  # zero means "Docker's default", which Docker leaves out of the config
+                check[key] = value
+        state.config["Healthcheck"] = check
+        return self._nop(ins)
+
+    def _do_onbuild(self, state: StageState, ins: df.OnBuild, _context):
+        state.config.setdefault("OnBuild", []).append(ins.expression)
+        return self._nop(ins)
+
 
 def build(config: RuntimeConfig, store: ImageStore, dockerfile_text: str, context: Path,
           options: BuildOptions, on_output) -> Image:

@@ -49,6 +49,20 @@ def test_deleting_a_file_is_a_whiteout_in_the_layer(builder, store, tmp_path):
     assert layer_names(store, image.layers[-1]) == ["etc", "etc/.wh.group"]
 
 
+def test_metadata_instructions_land_in_the_image_config(builder, tmp_path):
+    text = ("FROM busybox\nLABEL team=web version=\"1.0\"\nUSER www-data\nVOLUME /data\nSTOPSIGNAL SIGINT\n"
+            "HEALTHCHECK --interval=5s --retries=2 CMD wget -q -O- http://localhost/ || exit 1\n"
+            "ONBUILD RUN echo child\nENTRYPOINT [\"httpd\"]\n")
+    image, _ = builder(text, tmp_path)
+    config = image.config["config"]
+    assert config["Labels"] == {"team": "web", "version": "1.0"}
+    assert config["User"] == "www-data" and config["Volumes"] == {"/data": {}}
+    assert config["StopSignal"] == "SIGINT" and config["OnBuild"] == ["RUN echo child"]
+    assert config["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q -O- http://localhost/ || exit 1"],
+                                     "Interval": 5_000_000_000, "Retries": 2}
+    assert config["Entrypoint"] == ["httpd"] and config["Cmd"] is None  # ENTRYPOINT drops the base's CMD
+
+
 def test_env_and_build_args_reach_run(builder, tmp_path):
     _, lines = builder("FROM busybox\nARG WHO=world\nENV GREETING=hello\nRUN echo \"$GREETING $WHO\"\n", tmp_path)
     assert "hello world" in lines
