@@ -16,9 +16,9 @@ def client_for(user) -> Client:
     return client
 
 
-PAGES = ["/apps/{app}/", "/builds/{build}/", "/containers/{container}/"]
-ACTIONS = ["/apps/{app}/build/", "/apps/{app}/run/", "/containers/{container}/stop/",
-           "/containers/{container}/remove/"]
+PAGES = ["/apps/{app}/", "/apps/{app}/settings/", "/builds/{build}/", "/containers/{container}/"]
+ACTIONS = ["/apps/{app}/build/", "/apps/{app}/run/", "/apps/{app}/settings/", "/apps/{app}/delete/",
+           "/containers/{container}/stop/", "/containers/{container}/remove/"]
 
 
 def urls(paths, app, build, container):

@@ -14,7 +14,7 @@ class Container(AppJob):
     STATES = [(s, s) for s in contracts.CONTAINER_STATES]
 
     app = models.ForeignKey("images.App", on_delete=models.CASCADE, related_name="containers")
-    build = models.ForeignKey("images.Build", on_delete=models.PROTECT, related_name="containers")
+    build = models.ForeignKey("images.Build", on_delete=models.CASCADE, related_name="containers")
     host = models.ForeignKey("hosts.Host", on_delete=models.PROTECT, related_name="container_set")
     runtime_id = models.CharField(max_length=64, unique=True, default=_runtime_id)
     status = models.CharField(max_length=20, choices=STATES, default=contracts.C_PENDING)

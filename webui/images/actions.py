@@ -22,6 +22,22 @@ def create_app(user, data: dict) -> App:
     return app
 
 
+def update_app(user, app: App, data: dict) -> App:
+    """New ports and limits apply to the next run; running containers keep theirs."""
+    app.ports, app.memory_mb, app.cpus = data["ports"], data["memory_mb"], data["cpus"]
+    app.save(update_fields=["ports", "memory_mb", "cpus"])
+    return app
+
+
+def delete_app(user, app: App) -> None:
+    live = app.containers.exclude(status__in=(contracts.C_REMOVED, contracts.C_FAILED)).count()
+    if live:
+        raise UserError(f"The app still has {live} container(s): remove them first.")
+    if app.builds.filter(status__in=(contracts.BUILD_QUEUED, contracts.BUILD_RUNNING)).exists():
+        raise UserError("A build of the app is still running: wait for it to finish.")
+    app.delete()
+
+
 def start_build(user, app: App) -> Build:
     host = pick_host()
     if host is None:

@@ -69,13 +69,36 @@ class AppForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        team, memory = data.get("team"), data.get("memory_mb")
-        if team and memory and memory > team.quota.max_memory_mb:
-            self.add_error("memory_mb", f"{memory} MB is over the team's memory quota of "
-                                        f"{team.quota.max_memory_mb} MB.")
-        cpus = data.get("cpus")
-        if team and cpus and cpus > team.quota.max_cpus:
-            self.add_error("cpus", f"{cpus:g} CPUs is over the team's CPU quota of {team.quota.max_cpus:g}.")
+        team = data.get("team")
+        check_quota_fits(self, team, data)
         if team and data.get("name") and team.apps.filter(name=data["name"]).exists():
             self.add_error("name", f"The team already has an app named “{data['name']}”.")
         return data
+
+
+class AppSettingsForm(forms.Form):
+    """What can change on an app without a new upload: how it runs."""
+
+    ports = AppForm.base_fields["ports"]
+    memory_mb = AppForm.base_fields["memory_mb"]
+    cpus = AppForm.base_fields["cpus"]
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.team = team
+
+    def clean_ports(self) -> list[str]:
+        return parse_ports(self.cleaned_data.get("ports", ""))
+
+    def clean(self):
+        data = super().clean()
+        check_quota_fits(self, self.team, data)
+        return data
+
+
+def check_quota_fits(form: forms.Form, team, data: dict) -> None:
+    memory, cpus = data.get("memory_mb"), data.get("cpus")
+    if team and memory and memory > team.quota.max_memory_mb:
+        form.add_error("memory_mb", f"{memory} MB is over the team's memory quota of {team.quota.max_memory_mb} MB.")
+    if team and cpus and cpus > team.quota.max_cpus:
+        form.add_error("cpus", f"{cpus:g} CPUs is over the team's CPU quota of {team.quota.max_cpus:g}.")

@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -8,7 +9,7 @@ from webui.core.access import can_write, get_visible_or_404, visible
 from webui.core.errors import UserError
 
 from . import actions
-from .forms import AppForm
+from .forms import AppForm, AppSettingsForm
 from .models import App, Build
 
 
@@ -43,6 +44,39 @@ def _writable_app(request, app_id) -> App:
     app = get_visible_or_404(App.objects.select_related("team"), request.user, "team", id=app_id)
     if not can_write(request.user, app.team):
         raise UserError("Viewers cannot build or run.")
+    return app
+
+
+@login_required
+def app_settings(request, app_id):
+    app = _writable_app_or_404(request, app_id)
+    initial = {"ports": ", ".join(app.ports), "memory_mb": app.memory_mb, "cpus": app.cpus}
+    form = AppSettingsForm(request.POST or None, initial=initial, team=app.team)
+    if request.method == "POST" and form.is_valid():
+        actions.update_app(request.user, app, form.cleaned_data)
+        messages.success(request, "Saved: the next run uses these settings.")
+        return redirect("app", app_id=app.id)
+    return render(request, "images/app_settings.html", {"app": app, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def app_delete(request, app_id):
+    app = _writable_app_or_404(request, app_id)
+    try:
+        actions.delete_app(request.user, app)
+    except UserError as exc:
+        messages.error(request, str(exc))
+        return redirect("app", app_id=app.id)
+    messages.success(request, f"App {app.name} deleted.")
+    return redirect("dashboard")
+
+
+def _writable_app_or_404(request, app_id) -> App:
+    app = get_visible_or_404(App.objects.select_related("team"), request.user, "team", id=app_id)
+    if not can_write(request.user, app.team):
+        raise Http404("viewers cannot change apps")
     return app
 
 

@@ -1,0 +1,147 @@
+"""Container start-up and idle cost: Berth beside docker, podman and bare runc.
+
+    python bench/run.py [--runs 15] [--idle 50]
+
+Times `run --rm busybox true` with each (median of --runs), then starts --idle
+sleeping containers with Berth and with the peers and measures the host memory
+each costs beyond its own process: the monitor (conmon, containerd-shim) as PSS.
+Needs root, and docker and podman from `../shared/tools/peers.sh start`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = str(ROOT / ".venv" / "bin" / "python")
+BERTH = [PY, "-m", "runtime", "--state-dir", "/var/lib/berth-bench", "--run-dir", "/run/berth-bench",
+         "--bridge", "berthbench0", "--subnet", "10.197.0.0/16", "--nft-table", "berth_bench",
+         "--cgroup-parent", "/berth-bench", "--netns-prefix", "bbench"]
+PODMAN = ["podman", "--runtime", "runc"]
+PODMAN_RUN = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+IMAGE = "localhost/busybox:latest"
+
+
+def timed(cmd: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def median_time(cmd: list[str], runs: int) -> float:
+    timed(cmd)  # warm caches
+    return statistics.median(timed(cmd) for _ in range(runs))
+
+
+def runc_bundle() -> Path:
+    bundle = Path(tempfile.mkdtemp(prefix="berth-bench-runc-"))
+    rootfs = bundle / "rootfs" / "bin"
+    rootfs.mkdir(parents=True)
+    shutil.copy("/bin/busybox", rootfs / "busybox")
+    os.symlink("busybox", rootfs / "true")
+    subprocess.run(["runc", "spec"], cwd=bundle, check=True)
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"].update(terminal=False, args=["/bin/true"],
+                           rlimits=[{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}])
+    (bundle / "config.json").write_text(json.dumps(spec))
+    return bundle
+
+
+def start_times(runs: int) -> dict[str, float]:
+    bundle = runc_bundle()
+    try:
+        return {
+            "berth (bridge network)": median_time(BERTH + ["run", "--rm", "busybox", "true"], runs),
+            "berth (no network)": median_time(BERTH + ["run", "--rm", "--network", "none", "busybox", "true"], runs),
+            "docker": median_time(["docker", "run", "--rm", IMAGE, "true"], runs),
+            "podman": median_time(PODMAN + ["run", "--rm"] + PODMAN_RUN + [IMAGE, "true"], runs),
+            "bare runc": median_time(["runc", "run", "--bundle", str(bundle), f"bench-{os.getpid()}"], runs),
+        }
+    finally:
+        shutil.rmtree(bundle)
+
+
+def pss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def monitors(name: str) -> list[int]:
+    return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == name]
+
+
+def idle_cost(count: int, start, stop, monitor: str) -> float:
+    before = set(monitors(monitor))
+    ids = [start() for _ in range(count)]
+    time.sleep(2)
+    new = [pid for pid in monitors(monitor) if pid not in before]
+    per_container = sum(pss(pid) for pid in new) / count
+    for cid in ids:
+        stop(cid)
+    return per_container
+
+
+def out(cmd: list[str]) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+
+def idle_costs(count: int) -> dict[str, float]:
+    return {
+        "berth (conmon)": idle_cost(count, lambda: out(BERTH + ["run", "-d", "busybox", "sleep", "3600"]),
+                                    lambda c: out(BERTH + ["rm", "-f", c]), "conmon"),
+        "docker (containerd-shim)": idle_cost(count, lambda: out(["docker", "run", "-d", IMAGE, "sleep", "3600"]),
+                                              lambda c: out(["docker", "rm", "-f", c]), "containerd-shim-runc-v2"),
+        "podman (conmon)": idle_cost(count, lambda: out(PODMAN + ["run", "-d"] + PODMAN_RUN + [IMAGE, "sleep", "3600"]),
+                                     lambda c: out(PODMAN + ["rm", "-f", c]), "conmon"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--idle", type=int, default=50)
+    args = parser.parse_args()
+    out(BERTH + ["bootstrap", "busybox"])
+    times = start_times(args.runs)
+    docker = times["docker"]
+    print(f"run --rm busybox true, median of {args.runs}:")
+    for name, seconds in times.items():
+        print(f"  {name:24} {seconds * 1000:8.1f} ms   {seconds / docker:5.2f} x docker")
+    print(f"host memory per idle container ({args.idle} sleeping), PSS of its monitor:")
+    for name, size in idle_costs(args.idle).items():
+        print(f"  {name:24} {size / 1024 / 1024:8.2f} MB")
+    remove_bench_network()
+
+
+def remove_bench_network() -> None:
+    sys.path.insert(0, str(ROOT))
+    from runtime.cgroups import paths as cgroups
+    from runtime.config import RuntimeConfig
+    from runtime.network import provider
+
+    config = RuntimeConfig(state_dir="/var/lib/berth-bench", run_dir="/run/berth-bench", bridge="berthbench0",
+                           subnet="10.197.0.0/16", nft_table="berth_bench", cgroup_parent="/berth-bench",
+                           netns_prefix="bbench")
+    provider.remove_host(config)
+    cgroups.remove(config.cgroup_parent, cgroups.detect_version())
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

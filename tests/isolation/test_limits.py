@@ -1,0 +1,32 @@
+"""Limits hold when measured: CPU time under a quota, read from the container's cgroup."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from runtime.cgroups.stats import cpu_percent
+from runtime.container.manager import Containers, RunRequest
+
+
+@pytest.fixture
+def containers(no_leaks, runtime_config, store):
+    manager = Containers(runtime_config, store)
+    made = []
+    yield manager, made
+    for cid in made:
+        manager.remove(cid, force=True)
+
+
+def test_a_busy_loop_under_half_a_cpu_gets_about_half_a_cpu(containers):
+    manager, made = containers
+    req = RunRequest(image="busybox", memory_bytes=32 << 20, cpus=0.5,
+                     command=("sh", "-c", "while :; do :; done"))
+    made.append(req.id)
+    manager.run(req)
+    time.sleep(0.5)  # past the start-up
+    before, t0 = manager.stats(req.id), time.monotonic_ns()
+    time.sleep(3)
+    after, t1 = manager.stats(req.id), time.monotonic_ns()
+    assert 40 <= cpu_percent(before, after, t1 - t0) <= 55
+    assert after.cpu_throttled_periods > before.cpu_throttled_periods  # the quota is what held it
