@@ -149,6 +149,8 @@ def cmd_rm(args) -> int:
 def cmd_exited(args) -> int:
     """Run by conmon when a container exits: release its network, mounts and cgroup."""
     bundle = Path(args.bundle)
+    if not (bundle / "state.json").exists():
+        return 0  # removed already: whoever removed it cleaned up
     config = RuntimeConfig.from_json(ContainerRecord.load(bundle).runtime_config)
     Containers(config).cleanup(bundle)
     return 0

@@ -136,20 +136,31 @@ class Containers:
 
     # after exit
 
+    def _lock(self, cid: str):
+        # Outside the bundle, so a cleanup waiting on it is not left holding a removed file.
+        return locked(self.config.run_dir / "locks" / cid)
+
     def cleanup(self, bundle: Path) -> None:
-        """Release what a stopped container holds; run by conmon's exit command. Idempotent."""
+        """Release what a stopped container holds; run by conmon's exit command too. Idempotent."""
+        with self._lock(bundle.name):
+            self._cleanup_locked(bundle)
+
+    def _cleanup_locked(self, bundle: Path) -> None:
+        # Done already, or the container is gone: a late exit command must not touch a port
+        # or an address another container may hold by now.
+        if not (bundle / "state.json").exists() or (bundle / "cleaned").exists():
+            return
         record = ContainerRecord.load(bundle)
-        with locked(bundle / ".cleanup.lock"):
-            if record.network:
-                provider.teardown(self.config, record.id, provider.NetworkInfo(
-                    **{**record.network, "ports": tuple(tuple(p) for p in record.network.get("ports", ()))}))
-            try:
-                self.runc.delete(record.id, force=True)
-            except NotFound:
-                pass
-            overlay.disassemble(overlay.Rootfs(bundle / "rootfs"), keep_upper=True)
-            cgroups.remove(record.cgroup_path, self.cgroup_version)
-            (bundle / "cleaned").touch()
+        if record.network:
+            provider.teardown(self.config, record.id, provider.NetworkInfo(
+                **{**record.network, "ports": tuple(tuple(p) for p in record.network.get("ports", ()))}))
+        try:
+            self.runc.delete(record.id, force=True)
+        except NotFound:
+            pass
+        overlay.disassemble(overlay.Rootfs(bundle / "rootfs"), keep_upper=True)
+        cgroups.remove(record.cgroup_path, self.cgroup_version)
+        (bundle / "cleaned").touch()
 
     # control
 
@@ -203,9 +214,9 @@ class Containers:
             pass  # it exited meanwhile
 
     def _wait_cleaned(self, bundle: Path) -> None:
-        # conmon runs the exit command itself; doing it here too is harmless and
-        # covers a container whose monitor died.
-        if not _wait_for(bundle / "cleaned", 5):
+        # conmon's exit command does the same; whoever takes the lock first does the work,
+        # and the caller need not wait for a new process to start.
+        if not (bundle / "cleaned").exists():
             self.cleanup(bundle)
 
     def remove(self, cid: str, force: bool = False) -> None:
@@ -215,8 +226,10 @@ class Containers:
             if not force:
                 raise InvalidState(f"container {info.record.name} is {info.status.state}: stop it first, or force")
             self.stop(info.id, timeout=0)
-        self.cleanup(bundle)
-        shutil.rmtree(bundle)
+        with self._lock(info.id):
+            self._cleanup_locked(bundle)
+            shutil.rmtree(bundle)
+        (self.config.run_dir / "locks" / info.id).unlink(missing_ok=True)
 
     def logs(self, cid: str) -> list[LogLine]:
         path = self.bundle(self.get(cid).id) / "ctr.log"

@@ -1,12 +1,16 @@
-"""Bridge, veth pairs and network namespaces, through pyroute2's netlink sockets."""
+"""Bridge, veth pairs and network namespaces, through pyroute2's netlink sockets.
+
+pyroute2 is imported where it is used: importing it costs over 100 ms, and the
+commands that only tear a network down (conmon's exit command) do without it.
+"""
 from __future__ import annotations
 
 import errno
 import ipaddress
 import os
+import time
 from dataclasses import dataclass
-
-from pyroute2 import IPRoute, NetlinkError
+from pathlib import Path
 
 from ..config import RuntimeConfig
 from ..errors import OCIRuntimeError
@@ -41,6 +45,8 @@ def _sysctl(path: str, value: str) -> None:
 
 
 def ensure_bridge(config: RuntimeConfig) -> None:
+    from pyroute2 import IPRoute, NetlinkError
+
     gw = ipam.gateway(config)
     with IPRoute() as ipr:
         if not ipr.link_lookup(ifname=config.bridge):
@@ -64,12 +70,16 @@ def ensure_bridge(config: RuntimeConfig) -> None:
 
 
 def remove_bridge(config: RuntimeConfig) -> None:
+    from pyroute2 import IPRoute
+
     with IPRoute() as ipr:
         for index in ipr.link_lookup(ifname=config.bridge):
             ipr.link("del", index=index)
 
 
 def bridge_ports(config: RuntimeConfig) -> list[str]:
+    from pyroute2 import IPRoute
+
     with IPRoute() as ipr:
         found = ipr.link_lookup(ifname=config.bridge)
         if not found:
@@ -80,6 +90,8 @@ def bridge_ports(config: RuntimeConfig) -> list[str]:
 
 def create_endpoint(config: RuntimeConfig, cid: str) -> Endpoint:
     """A fresh network namespace joined to the bridge by a veth pair, with an address."""
+    from pyroute2 import IPRoute, NetlinkError
+
     name = netns_name(config, cid)
     host_if = host_veth_name(cid)
     peer = f"bp{cid[:12]}"
@@ -105,6 +117,8 @@ def create_endpoint(config: RuntimeConfig, cid: str) -> Endpoint:
 
 def _configure_inside(ns_name: str, peer: str, ip: ipaddress.IPv4Address,
                       gw: ipaddress.IPv4Address, prefixlen: int) -> None:
+    from pyroute2 import IPRoute
+
     def configure():
         with IPRoute() as ns:  # opened inside the namespace, so it talks to that namespace
             lo = ns.link_lookup(ifname="lo")[0]
@@ -120,14 +134,25 @@ def _configure_inside(ns_name: str, peer: str, ip: ipaddress.IPv4Address,
 
 def remove_endpoint(config: RuntimeConfig, cid: str) -> None:
     """Remove what ``create_endpoint`` made; safe to call again or on a half-made endpoint."""
+    name = netns_name(config, cid)
+    if (NETNS_DIR / name).exists():
+        netns.remove(name)  # the veth pair goes with the namespace, once the kernel frees it
+    host_link = Path("/sys/class/net") / host_veth_name(cid)
+    deadline = time.monotonic() + 0.5
+    while host_link.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if host_link.exists():  # made, but never moved into a namespace
+        _delete_link(host_veth_name(cid))
+    ipam.release(config, cid)
+
+
+def _delete_link(name: str) -> None:
+    from pyroute2 import IPRoute, NetlinkError
+
     with IPRoute() as ipr:
-        for index in ipr.link_lookup(ifname=host_veth_name(cid)):
+        for index in ipr.link_lookup(ifname=name):
             try:
                 ipr.link("del", index=index)
             except NetlinkError as exc:
                 if exc.code != errno.ENODEV:
                     raise
-    name = netns_name(config, cid)
-    if (NETNS_DIR / name).exists():
-        netns.remove(name)
-    ipam.release(config, cid)
