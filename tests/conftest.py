@@ -98,4 +98,28 @@ def no_leaks(runtime_config):
     assert not left, f"left behind: {left}"
 
 
+@pytest.fixture
+def agent(request, no_leaks, runtime_config, store, redis_server):
+    """A host agent's context on the test Redis (database 0, the one the web tests read),
+    emptied first; containers the test lists in ``made`` are removed afterwards.
+    A test marked ``log_cap`` gets containers with that log size cap."""
+    import dataclasses
+
+    import redis
+
+    from runtime.container.manager import Containers
+    from workers.agent.context import AgentContext
+
+    cap = request.node.get_closest_marker("log_cap")
+    config = dataclasses.replace(runtime_config, log_size_max=cap.args[0]) if cap else runtime_config
+    client = redis.Redis(port=REDIS_PORT, db=0)
+    client.flushdb()
+    ctx = AgentContext("test-host", Containers(config, store), store, client)
+    made: list[str] = []
+    yield ctx, made
+    for cid in made:
+        ctx.containers.remove(cid, force=True)
+    client.close()
+
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

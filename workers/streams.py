@@ -6,7 +6,7 @@ The agent appends; websocket consumers read from the viewer's last position
 from __future__ import annotations
 
 BUILD_LOG_MAXLEN = 100_000
-CONTAINER_LOG_MAXLEN = 100_000
+CONTAINER_LOG_MAXLEN = 250_000  # lines a late viewer can replay; all of them stay on the host
 STATS_MAXLEN = 900  # 15 minutes at one sample a second
 CONTEXT_TTL = 3600
 

@@ -1,47 +1,20 @@
 """The agent's log shipper against a real container, a real log file and the real Redis."""
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 
 import pytest
-import redis
 
-from runtime.container.manager import Containers, RunRequest
-from workers import streams
-from workers.agent.context import CONTAINER_LABEL, AgentContext
 from workers.agent.loops import Shipper
 
-from ..conftest import REDIS_PORT
+from .. import shipping
 
 
-@pytest.fixture
-def agent(request, no_leaks, runtime_config, store, redis_server):
-    """An agent context; a test marked ``log_cap`` gets containers with that log size cap."""
-    cap = request.node.get_closest_marker("log_cap")
-    config = dataclasses.replace(runtime_config, log_size_max=cap.args[0]) if cap else runtime_config
-    client = redis.Redis(port=REDIS_PORT, db=3)
-    client.flushdb()
-    ctx = AgentContext("test-host", Containers(config, store), store, client)
-    made = []
-    yield ctx, made
-    for cid in made:
-        ctx.containers.remove(cid, force=True)
-
-
-def ship_while_running(ctx: AgentContext, script: str, container_id: int) -> list[str]:
-    req = RunRequest(image="busybox", memory_bytes=64 << 20, command=("sh", "-c", script),
-                     labels=((CONTAINER_LABEL, str(container_id)),))
-    shipper = Shipper(ctx, threading.Event())
-    info = ctx.containers.run(req)
-    deadline = time.monotonic() + 30
-    while not (shipper.positions / info.id).exists() or (shipper.positions / info.id).read_text() != "done":
-        assert time.monotonic() < deadline, "the shipper never finished the log"
-        shipper.tick()
-        time.sleep(0.005)
-    entries = ctx.redis.xrange(streams.container_log(container_id))
-    return info.id, [fields[b"line"].decode() for _, fields in entries]
+def ship_while_running(ctx, script: str, container_id: int):
+    info = shipping.start(ctx, script, container_id)
+    shipping.ship_until_done(ctx, info.id)
+    return info.id, shipping.shipped_lines(ctx, container_id)
 
 
 @pytest.mark.log_cap(64 * 1024)
@@ -64,3 +37,18 @@ def test_a_long_line_a_last_line_without_newline_and_bad_utf8_arrive(agent):
     assert [len(line) for line in lines[:1]] == [65536] and set(lines[0]) == {"x"}  # conmon splits it into partial records; they are joined back
     assert lines[1] == "\ufffd\ufffdbad"
     assert lines[2] == "no newline"
+
+
+def test_an_agent_killed_before_saving_its_position_ships_no_line_twice(agent):
+    """The position file lags the stream, as when the agent dies between the two writes."""
+    ctx, made = agent
+    info = shipping.start(ctx, "for i in 1 2 3; do echo first-$i; done; sleep 1; echo second", 103)
+    made.append(info.id)
+    first = Shipper(ctx, threading.Event())
+    deadline = time.monotonic() + 10
+    while shipping.shipped_lines(ctx, 103)[:3] != ["first-1", "first-2", "first-3"]:
+        assert time.monotonic() < deadline, "the first lines were never shipped"
+        first.tick()
+    (first.positions / info.id).write_text("0")  # the position it saved before shipping
+    shipping.ship_until_done(ctx, info.id)  # a new agent: a fresh Shipper
+    assert shipping.shipped_lines(ctx, 103) == ["first-1", "first-2", "first-3", "second"]

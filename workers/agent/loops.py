@@ -155,7 +155,12 @@ class Sampler(Loop):
 
 
 class Shipper(Loop):
-    """Copies new log lines from each container's log file to its Redis stream."""
+    """Copies new log lines from each container's log file to its Redis stream.
+
+    The last entry of each batch carries the file offset after it ("o"), written
+    in the same round trip as the lines, so an agent killed between shipping and
+    saving its position file resumes from the stream and ships no line twice.
+    """
 
     interval = SHIP_SECONDS
 
@@ -177,8 +182,7 @@ class Shipper(Loop):
             return
         reader = self.readers.get(info.id)
         if reader is None:
-            offset = int(position_file.read_text()) if position_file.exists() else 0
-            reader = self.readers[info.id] = LogReader(offset)
+            reader = self.readers[info.id] = LogReader(self._resume_offset(container_id, position_file))
         finished = info.status.state in (EXITED, LOST)
         path = self.ctx.containers.log_path(info.id)
         if path.exists() and path.stat().st_size < reader.offset:
@@ -189,21 +193,30 @@ class Shipper(Loop):
                 f.seek(reader.offset)
                 data = f.read(_READ_CHUNK)
             lines, _ = reader.feed(data, final=finished and len(data) < _READ_CHUNK)
-            self._publish(container_id, lines)
+            self._publish(container_id, lines, reader.offset)
         if finished and (not path.exists() or reader.offset >= path.stat().st_size):
             position_file.write_text("done")
             self.readers.pop(info.id, None)
         else:
             position_file.write_text(str(reader.offset))
 
-    def _publish(self, container_id: int, lines) -> None:
+    def _resume_offset(self, container_id: int, position_file: Path) -> int:
+        last = self.ctx.redis.xrevrange(streams.container_log(container_id), count=1)
+        if last and b"o" in last[0][1]:
+            return int(last[0][1][b"o"])
+        return int(position_file.read_text()) if position_file.exists() else 0
+
+    def _publish(self, container_id: int, lines, offset: int) -> None:
         if not lines:
             return
-        pipe = self.ctx.redis.pipeline(transaction=False)
+        # MULTI/EXEC: a viewer or a restarted agent sees the whole batch or none of it.
+        pipe = self.ctx.redis.pipeline(transaction=True)
         key = streams.container_log(container_id)
-        for line in lines:
-            pipe.xadd(key, {"t": line.time, "s": line.stream, "line": line.text},
-                      maxlen=streams.CONTAINER_LOG_MAXLEN, approximate=True)
+        for number, line in enumerate(lines, 1):
+            fields = {"t": line.time, "s": line.stream, "line": line.text}
+            if number == len(lines):
+                fields["o"] = offset
+            pipe.xadd(key, fields, maxlen=streams.CONTAINER_LOG_MAXLEN, approximate=True)
         pipe.execute()
 
 
