@@ -10,10 +10,10 @@ from workers.agent.context import CONTAINER_LABEL, AgentContext
 from workers.agent.loops import Shipper
 
 
-def start(ctx: AgentContext, script: str, container_id: int, memory_mb: int = 64):
+def start(ctx: AgentContext, script: str, container_id: int, memory_mb: int = 64, **limits):
     """Runs ``sh -c script`` in busybox, labelled as Berth's container ``container_id``."""
     req = RunRequest(image="busybox", memory_bytes=memory_mb << 20, command=("sh", "-c", script),
-                     labels=((CONTAINER_LABEL, str(container_id)),))
+                     labels=((CONTAINER_LABEL, str(container_id)),), **limits)
     return ctx.containers.run(req)
 
 

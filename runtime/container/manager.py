@@ -13,7 +13,7 @@ from ..config import RuntimeConfig
 from ..errors import BerthError, InvalidSpec, InvalidState, NotFound
 from ..image.store import Image, ImageStore
 from ..linux.files import locked, write_atomic
-from ..network import provider
+from ..network import links, provider
 from ..network.ports import PortMapping
 from ..rootfs import overlay
 from . import etcfiles, monitor, spec as specs
@@ -243,6 +243,10 @@ class Containers:
 
     def stats(self, cid: str):
         return cgroups.read_stats(self.get(cid).record.cgroup_path, self.cgroup_version)
+
+    def traffic(self, cid: str) -> tuple[int, int] | None:
+        """(received, sent) bytes on the container's network interface, if it has one."""
+        return links.traffic(cid)
 
 
 def _wait_for(path: Path, timeout: float) -> bool:

@@ -39,6 +39,17 @@ def host_veth_name(cid: str) -> str:
     return f"bv{cid[:12]}"  # 14 bytes: within IFNAMSIZ
 
 
+def traffic(cid: str) -> tuple[int, int] | None:
+    """The container's (received, sent) bytes, read from the host end of its veth;
+    None when it has no veth (network none, or already torn down)."""
+    base = f"/sys/class/net/{host_veth_name(cid)}/statistics"
+    try:
+        with open(f"{base}/tx_bytes") as sent_to_container, open(f"{base}/rx_bytes") as sent_by_container:
+            return int(sent_to_container.read()), int(sent_by_container.read())
+    except (OSError, ValueError):
+        return None
+
+
 def _sysctl(path: str, value: str) -> None:
     with open(f"/proc/sys/{path}", "w") as f:
         f.write(value)

@@ -16,12 +16,12 @@ from pathlib import Path
 import psutil
 import redis
 
-from runtime.cgroups.stats import cpu_percent, io_rates
 from runtime.container.logs import LogReader
 from runtime.container.state import CREATED, EXITED, LOST, RUNNING
 from runtime.errors import BerthError
 
 from .. import contracts, streams
+from . import figures
 from .context import CONTAINER_LABEL, AgentContext
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class Sampler(Loop):
 
     def __init__(self, ctx, stop):
         super().__init__(ctx, stop)
-        self.previous: dict[str, tuple[int, object]] = {}
+        self.previous: dict[str, tuple] = {}  # container -> (monotonic ns, cgroup stats, traffic)
         self.known = ctx.known_dir
 
     def tick(self) -> None:
@@ -131,18 +131,13 @@ class Sampler(Loop):
 
     def _sample(self, container_id: int, info) -> None:
         now = time.monotonic_ns()
-        stats = self.ctx.containers.stats(info.id)
+        reading = (now, self.ctx.containers.stats(info.id), self.ctx.containers.traffic(info.id))
         prev = self.previous.get(info.id)
-        self.previous[info.id] = (now, stats)
+        self.previous[info.id] = reading
         if prev is None:
             return
-        elapsed = now - prev[0]
-        read_rate, write_rate = io_rates(prev[1], stats, elapsed)
-        sample = {"t": int(time.time() * 1000), "cpu": round(cpu_percent(prev[1], stats, elapsed), 2),
-                  "mem": stats.memory_working_set, "mem_limit": stats.memory_limit or 0,
-                  "pids": stats.pids_current or 0, "pids_limit": stats.pids_limit or 0,
-                  "io_read": round(read_rate or 0), "io_write": round(write_rate or 0)}
-        self.ctx.redis.xadd(streams.container_stats(container_id), {k: str(v) for k, v in sample.items()},
+        fields = figures.sample(prev[1], reading[1], now - prev[0], prev[2], reading[2], int(time.time() * 1000))
+        self.ctx.redis.xadd(streams.container_stats(container_id), {k: str(v) for k, v in fields.items()},
                             maxlen=streams.STATS_MAXLEN, approximate=True)
 
     def _report_end(self, container_id: int, info) -> None:
