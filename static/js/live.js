@@ -1,16 +1,18 @@
 // Live views of builds and containers over websockets.
 // Each stream remembers the last entry ID it showed, and a reconnect asks for
-// what came after it: no gap, no duplicate.
+// what came after it: no gap, no duplicate. Lines are kept whole in memory and
+// drawn once per animation frame, so a flood of output costs frames, not lines.
 (function () {
   "use strict";
 
   function connect(path, positions, handlers) {
     let delay = 500;
+    const status = { connects: 0 };
     function open() {
       const query = Object.entries(positions).map(([k, v]) => k + "=" + encodeURIComponent(v)).join("&");
       const scheme = location.protocol === "https:" ? "wss://" : "ws://";
       const ws = new WebSocket(scheme + location.host + path + "?" + query);
-      ws.onopen = () => { delay = 500; };
+      ws.onopen = () => { delay = 500; status.connects++; document.body.dataset.connects = status.connects; };
       ws.onmessage = (event) => {
         const msg = JSON.parse(event.data);
         if (msg.type === "state") { handlers.state && handlers.state(msg.state); return; }
@@ -22,19 +24,160 @@
       ws.onclose = () => { if (!handlers.finished || !handlers.finished()) setTimeout(open, delay = Math.min(delay * 2, 8000)); };
     }
     open();
+    return status;
   }
 
-  function appendLines(pre, lines) {
-    const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 40;
-    const fragment = document.createDocumentFragment();
-    for (const line of lines) {
+  // --- the log viewer ---------------------------------------------------------
+
+  const MAX_KEPT = 250000;   // lines held for search and redraw (the stream keeps as many)
+  const MAX_DRAWN = 5000;    // lines in the page at once; older ones leave the DOM, not memory
+
+  class LogView {
+    constructor(root, AnsiUp) {
+      this.pre = root.querySelector("pre.log");
+      this.count = root.querySelector("[data-log=count]");
+      this.lines = [];
+      this.pending = [];      // received, not yet drawn
+      this.paused = false;
+      this.query = "";
+      this.frame = 0;
+      this.ansi = AnsiUp ? { stdout: new AnsiUp(), stderr: new AnsiUp(), "": new AnsiUp() } : null;
+      const on = (name, event, fn) => { const el = root.querySelector("[data-log=" + name + "]"); if (el) el.addEventListener(event, fn); };
+      on("follow", "change", (e) => { this.paused = !e.target.checked; if (!this.paused) this.redraw(); });
+      on("timestamps", "change", (e) => this.pre.classList.toggle("with-time", e.target.checked));
+      on("search", "input", (e) => { this.query = e.target.value.toLowerCase(); this.redraw(); });
+    }
+
+    add(lines) {
+      for (const line of lines) {
+        // Colours carry from line to line within a stream, as in a terminal.
+        line.html = this.ansi ? this.ansi[line.stream || ""].ansi_to_html(line.text) : null;
+        this.lines.push(line);
+      }
+      if (this.lines.length > MAX_KEPT) this.lines.splice(0, this.lines.length - MAX_KEPT);
+      if (this.paused) { this.showCount(); return; }
+      this.pending.push(...lines);
+      if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
+    }
+
+    matches(line) { return !this.query || line.text.toLowerCase().includes(this.query); }
+
+    render(line) {
       const span = document.createElement("span");
       span.className = "line " + (line.stream || "");
-      span.textContent = line.text + "\n";
-      fragment.appendChild(span);
+      if (line.time) {
+        const ts = document.createElement("time");
+        ts.textContent = line.time.replace("T", " ").slice(0, 23) + " ";
+        span.appendChild(ts);
+      }
+      const body = document.createElement("span");
+      if (line.html !== null) body.innerHTML = line.html; else body.textContent = line.text;  // ansi_up escapes HTML
+      span.appendChild(body);
+      span.appendChild(document.createTextNode("\n"));
+      return span;
     }
-    pre.appendChild(fragment);
-    if (atBottom) pre.scrollTop = pre.scrollHeight;
+
+    draw() {
+      this.frame = 0;
+      const fresh = this.pending.filter((l) => this.matches(l)).slice(-MAX_DRAWN);
+      this.pending = [];
+      const fragment = document.createDocumentFragment();
+      for (const line of fresh) fragment.appendChild(this.render(line));
+      this.pre.appendChild(fragment);
+      while (this.pre.childNodes.length > MAX_DRAWN) this.pre.firstChild.remove();
+      this.pre.scrollTop = this.pre.scrollHeight;
+      this.showCount();
+    }
+
+    redraw() {
+      this.pre.textContent = "";
+      this.pending = this.lines.filter((l) => this.matches(l));
+      if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
+    }
+
+    showCount() {
+      if (!this.count) return;
+      const shown = this.query ? this.lines.filter((l) => this.matches(l)).length + " of " : "";
+      this.count.textContent = shown + this.lines.length + " lines" + (this.paused ? " · paused" : "");
+    }
+  }
+
+  // --- stats: numbers and charts ---------------------------------------------
+
+  function bytes(n) {
+    const units = ["B", "KB", "MB", "GB", "TB"];
+    let i = 0;
+    n = +n;
+    while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return n.toFixed(i ? 1 : 0) + " " + units[i];
+  }
+  const rate = (n) => bytes(n) + "/s";
+  const pct = (n) => (+n).toFixed(1) + " %";
+
+  // Each chart: the fields it draws, how its axis reads, and the figure shown above it.
+  const CHARTS = {
+    cpu: { series: [["cpu", "CPU %"]], axis: (v) => v + " %",
+      text: (f) => pct(f.cpu) + (+f.cpu_of_limit ? " · " + pct(f.cpu_of_limit) + " of limit" : "") },
+    mem: { series: [["mem", "working set"], ["rss", "RSS"], ["cache", "cache"]], axis: bytes,
+      text: (f) => bytes(f.mem) + (+f.mem_limit ? " / " + bytes(f.mem_limit) : "") + " · RSS " + bytes(f.rss) + " · cache " + bytes(f.cache) },
+    pids: { series: [["pids", "processes"]], axis: (v) => v,
+      text: (f) => f.pids + (+f.pids_limit ? " / " + f.pids_limit : "") },
+    net: { series: [["net_rx", "received"], ["net_tx", "sent"]], axis: rate,
+      text: (f) => "↓ " + rate(f.net_rx) + " · ↑ " + rate(f.net_tx) },
+    io: { series: [["io_read", "read"], ["io_write", "written"]], axis: rate,
+      text: (f) => "read " + rate(f.io_read) + " · write " + rate(f.io_write) },
+    throttle: { series: [["throttled_ms", "throttled ms"]], axis: (v) => v + " ms",
+      text: (f) => f.throttled_periods + " periods · " + (+f.throttled_ms).toFixed(0) + " ms throttled · " + f.oom_kills + " OOM kills" },
+  };
+  const WINDOW_S = 15 * 60;
+  const COLOURS = ["#2b7bb9", "#d9822b", "#6a9f3a"];
+
+  class StatsView {
+    constructor(root) {
+      this.times = [];
+      this.values = {};
+      this.charts = {};
+      this.drawn = false;
+      for (const [name, chart] of Object.entries(CHARTS)) {
+        const tile = root.querySelector("[data-chart=" + name + "]");
+        if (!tile) continue;
+        for (const [field] of chart.series) this.values[field] = [];
+        const plot = new uPlot({
+          width: tile.clientWidth || 320, height: 120, legend: { show: false }, cursor: { y: false },
+          scales: { x: { time: true } },
+          axes: [{ space: 60 }, { size: 64, values: (u, ticks) => ticks.map(chart.axis) }],
+          series: [{}, ...chart.series.map(([, label], i) => ({ label, stroke: COLOURS[i], width: 1.5 }))],
+        }, [[]], tile.querySelector(".plot"));
+        this.charts[name] = { chart, plot, tile, figure: tile.querySelector(".value") };
+      }
+      window.addEventListener("resize", () => {
+        for (const c of Object.values(this.charts)) c.plot.setSize({ width: c.tile.clientWidth, height: 120 });
+      });
+    }
+
+    add(entries) {
+      let last;
+      for (const [, f] of entries) {
+        last = f;
+        this.times.push(f.t / 1000);
+        for (const field in this.values) this.values[field].push(+(f[field] || 0));
+      }
+      const cut = this.times.findIndex((t) => t >= this.times[this.times.length - 1] - WINDOW_S);
+      if (cut > 0) { this.times.splice(0, cut); for (const k in this.values) this.values[k].splice(0, cut); }
+      for (const c of Object.values(this.charts)) c.figure.textContent = c.chart.text(last);
+      if (!this.drawn) {
+        this.drawn = true;
+        requestAnimationFrame(() => this.draw());
+      }
+    }
+
+    draw() {
+      this.drawn = false;
+      for (const c of Object.values(this.charts)) {
+        c.plot.setData([this.times, ...c.chart.series.map(([field]) => this.values[field])]);
+        c.tile.dataset.points = this.times.length;
+      }
+    }
   }
 
   function setState(state) {
@@ -50,69 +193,33 @@
     for (const el of document.querySelectorAll("[data-status]")) el.dataset.status = state.status;
   }
 
-  function sparkline(canvas, values, max) {
-    const ctx = canvas.getContext("2d");
-    const w = canvas.width, h = canvas.height;
-    ctx.clearRect(0, 0, w, h);
-    if (values.length < 2) return;
-    const top = Math.max(max || 0, ...values, 1e-9);
-    ctx.beginPath();
-    values.forEach((v, i) => {
-      const x = (i / (values.length - 1)) * w;
-      const y = h - (v / top) * (h - 2) - 1;
-      i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
-    });
-    ctx.strokeStyle = "#2b7bb9";
-    ctx.lineWidth = 1.5;
-    ctx.stroke();
-  }
-
-  function bytes(n) {
-    const units = ["B", "KB", "MB", "GB"];
-    let i = 0;
-    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-    return n.toFixed(i ? 1 : 0) + " " + units[i];
-  }
-
-  const HISTORY = 300;
-
-  function watchContainer(id) {
-    const log = document.getElementById("log");
-    const series = { cpu: [], mem: [], pids: [] };
+  function watchContainer(id, AnsiUp) {
+    const logs = new LogView(document.getElementById("logview"), AnsiUp);
+    const stats = new StatsView(document.getElementById("stats"));
     connect("/ws/containers/" + id + "/", { log: "0", stats: "0" }, {
-      log: (entries) => appendLines(log, entries.map(([, f]) => ({ text: f.line, stream: f.s }))),
-      stats: (entries) => {
-        let last;
-        for (const [, f] of entries) {
-          last = f;
-          series.cpu.push(+f.cpu); series.mem.push(+f.mem); series.pids.push(+f.pids);
-        }
-        for (const k in series) if (series[k].length > HISTORY) series[k].splice(0, series[k].length - HISTORY);
-        document.getElementById("stat-cpu").textContent = (+last.cpu).toFixed(1) + " %";
-        document.getElementById("stat-mem").textContent =
-          bytes(+last.mem) + (+last.mem_limit ? " / " + bytes(+last.mem_limit) : "");
-        document.getElementById("stat-pids").textContent =
-          last.pids + (+last.pids_limit ? " / " + last.pids_limit : "");
-        sparkline(document.getElementById("chart-cpu"), series.cpu, 100);
-        sparkline(document.getElementById("chart-mem"), series.mem, +last.mem_limit);
-        sparkline(document.getElementById("chart-pids"), series.pids);
-      },
+      log: (entries) => logs.add(entries.map(([, f]) => ({ text: f.line, stream: f.s, time: f.t }))),
+      stats: (entries) => stats.add(entries),
       state: setState,
     });
   }
 
-  function watchBuild(id, done) {
-    if (done) return;  // the whole log is already in the page
-    const log = document.getElementById("log");
+  function watchBuild(id, done, AnsiUp) {
+    const logs = new LogView(document.getElementById("logview"), AnsiUp);
+    if (done) {  // the whole log came with the page
+      const pre = logs.pre;
+      logs.add(pre.textContent.split("\n").slice(0, -1).map((text) => ({ text })));
+      pre.textContent = "";
+      return;
+    }
     let finished = false;
     connect("/ws/builds/" + id + "/", { log: "0" }, {
       log: (entries) => {
         const lines = [];
         for (const [, f] of entries) {
           if (f.end) { finished = true; continue; }
-          lines.push({ text: f.line });
+          lines.push({ text: f.line, time: f.t });
         }
-        appendLines(log, lines);
+        logs.add(lines);
       },
       state: setState,
       finished: () => finished,

@@ -46,6 +46,12 @@ class Stack:
         os.killpg(agent.pid, signal.SIGKILL)
         agent.wait(10)
 
+    def restart_web(self) -> None:
+        """Stop the web server and start it again, as a deploy would: every websocket drops."""
+        _stop(self.procs["web"])
+        self.procs["web"] = _start_web(self.env, self.logs, int(self.url.rsplit(":", 1)[1]))
+        _wait("the web server", lambda: _answers(self.url + "/login/"))
+
     def start_agent(self) -> None:
         self.procs["agent"] = _start("agent", [sys.executable, "-m", "workers.agent"], self.env, self.logs)
 
@@ -89,6 +95,11 @@ def _start(name: str, args: list[str], env: dict, logs: Path) -> subprocess.Pope
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def _start_web(env: dict, logs: Path, port: int) -> subprocess.Popen:
+    return _start("web", [sys.executable, "-m", "uvicorn", "webui.asgi:application", "--host", "127.0.0.1",
+                          "--port", str(port), "--ws", "websockets"], env, logs)
+
+
 def _wait(what: str, check, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -126,8 +137,7 @@ def stack(tmp_path_factory, runtime_config, store, redis_server):
     _manage(env, "shell", "-c", SEED_USERS)
     port = free_port()
     procs = {
-        "web": _start("web", [sys.executable, "-m", "uvicorn", "webui.asgi:application", "--host", "127.0.0.1",
-                              "--port", str(port), "--ws", "websockets"], env, logs),
+        "web": _start_web(env, logs, port),
         "control": _start("control", [sys.executable, "-m", "workers.control"], env, logs),
     }
     stack = Stack(f"http://127.0.0.1:{port}", env, tmp / "db.sqlite3", env["BERTH_HOST_NAME"], procs, logs)

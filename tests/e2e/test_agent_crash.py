@@ -28,7 +28,7 @@ def test_containers_keep_running_and_logging_while_the_agent_is_dead(page, stack
     page.goto(container_url)
     page.wait_for_selector("#log >> text=url:/passwd")
     page.wait_for_selector("#log >> text=url:/group")
-    page.wait_for_function("document.querySelector('#stat-pids').textContent.includes('/ 1024')")
+    page.wait_for_function("document.querySelector('[data-chart=pids] .value').textContent.includes('/ 1024')")
     assert page.inner_text("#status") == "running"
 
     page.click("button:text-is('Stop')")  # the new agent controls the container it did not start

@@ -23,7 +23,7 @@ def context_tar(tmp_path) -> str:
 
 
 def stats_text(page) -> tuple[str, str, str]:
-    return tuple(page.inner_text(f"#stat-{k}") for k in ("cpu", "mem", "pids"))
+    return tuple(page.inner_text(f"[data-chart={k}] .value") for k in ("cpu", "mem", "pids"))
 
 
 def test_upload_build_run_watch_stop_remove(page, stack, tmp_path):
@@ -41,7 +41,7 @@ def test_upload_build_run_watch_stop_remove(page, stack, tmp_path):
     assert "Hello from Berth" in fetch("http://127.0.0.1:18080/")
     page.wait_for_selector("#log >> text=response:200")  # httpd -v logged our request
 
-    page.wait_for_function("document.querySelector('#stat-mem').textContent.includes('/ 64.0 MB')")
+    page.wait_for_function("document.querySelector('[data-chart=mem] .value').textContent.includes('/ 64.0 MB')")
     first = stats_text(page)
     deadline = time.monotonic() + 20
     while stats_text(page) == first:

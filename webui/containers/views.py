@@ -1,13 +1,22 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from webui.core.access import can_write, get_visible_or_404
 from webui.core.errors import UserError
 
+from webui.core import downloads
+from workers import streams
+
 from . import actions
 from .models import Container
+
+
+# The charts on a container's page, in order: (name used by static/js/live.js, title).
+CHARTS = [("cpu", "CPU"), ("mem", "Memory"), ("pids", "Processes"), ("net", "Network"),
+          ("io", "Block IO"), ("throttle", "Throttling and OOM kills")]
 
 
 def _container(request, container_id) -> Container:
@@ -19,7 +28,14 @@ def _container(request, container_id) -> Container:
 def container_detail(request, container_id):
     container = _container(request, container_id)
     return render(request, "containers/container_detail.html", {
-        "container": container, "app": container.app, "can_write": can_write(request.user, container.team)})
+        "container": container, "app": container.app, "can_write": can_write(request.user, container.team),
+        "charts": CHARTS, "download_url": reverse("container_log", args=[container.id])})
+
+
+@login_required
+def container_log(request, container_id):
+    container = _container(request, container_id)
+    return downloads.log_file(f"{container.name}.log", key=streams.container_log(container.id))
 
 
 def _act(request, container_id, action, done: str):

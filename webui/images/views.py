@@ -2,11 +2,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from webui.containers.models import Container
+from webui.core import downloads
 from webui.core.access import can_write, get_visible_or_404, visible
 from webui.core.errors import UserError
+from workers import streams
 
 from . import actions
 from .forms import AppForm, AppSettingsForm
@@ -108,4 +111,15 @@ def app_run(request, app_id):
 def build_detail(request, build_id):
     build = get_visible_or_404(Build.objects.select_related("app", "host"), request.user, "app__team",
                                id=build_id)
-    return render(request, "images/build_detail.html", {"build": build, "app": build.app})
+    return render(request, "images/build_detail.html", {
+        "build": build, "app": build.app, "initial_log": build.log if build.done else "",
+        "download_url": reverse("build_log", args=[build.id])})
+
+
+@login_required
+def build_log(request, build_id):
+    build = get_visible_or_404(Build.objects.select_related("app"), request.user, "app__team", id=build_id)
+    name = f"{build.app.name}-build-{build.id}.log"
+    if build.done:
+        return downloads.log_file(name, text=build.log)
+    return downloads.log_file(name, key=streams.build_log(build.id))

@@ -5,6 +5,7 @@ import logging
 import shutil
 import threading
 import time
+from datetime import datetime, timezone
 
 from runtime.build.builder import BuildOptions, build as build_image
 from runtime.build.context import extract
@@ -24,6 +25,11 @@ BUILD_SLOTS = threading.BoundedSemaphore(BUILD_SLOT_COUNT)
 log = logging.getLogger(__name__)
 
 
+def _now() -> str:
+    """The time of a build line, as conmon stamps container log lines (RFC 3339, UTC)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
 def _error_of(exc: BaseException) -> dict:
     if isinstance(exc, BerthError):
         return exc.to_dict()
@@ -41,7 +47,7 @@ class BuildLog:
 
     def __call__(self, line: str) -> None:
         self.lines.append(line)
-        self.ctx.redis.xadd(self.key, {"line": line}, maxlen=streams.BUILD_LOG_MAXLEN, approximate=True)
+        self.ctx.redis.xadd(self.key, {"t": _now(), "line": line}, maxlen=streams.BUILD_LOG_MAXLEN, approximate=True)
 
     def end(self, status: str) -> None:
         self.ctx.redis.xadd(self.key, {"end": status})
