@@ -20,6 +20,7 @@ def container_log(container_id: int) -> str:
 
 
 def container_stats(container_id: int) -> str:
+    """One entry a second, its one field "j" a JSON object of figures (see workers/agent/figures.py)."""
     return f"berth:container:{container_id}:stats"
 
 

@@ -64,6 +64,13 @@ def parse_single(text: str | None) -> int | None:
 
 def parse_flat(text: str | None) -> dict[str, int]:
     """A flat keyed file: one "key value" pair per line (memory.stat, cpu.stat)."""
+    words = (text or "").split()
+    if len(words) == 2 * len((text or "").splitlines()):
+        # The usual case, done in C: every line a key and an integer.
+        try:
+            return dict(zip(words[::2], map(int, words[1::2])))
+        except ValueError:
+            pass
     out: dict[str, int] = {}
     for line in (text or "").splitlines():
         parts = line.split()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
@@ -73,6 +74,7 @@ class Containers:
         self.store = store or ImageStore(config)
         self.runc = Runc(config)
         self.cgroup_version = cgroups.detect_version()
+        self._records: dict[str, tuple[int, ContainerRecord]] = {}  # bundle -> (state.json mtime, record)
         config.containers_dir.mkdir(parents=True, exist_ok=True)
 
     def bundle(self, cid: str) -> Path:
@@ -184,10 +186,27 @@ class Containers:
 
     def list(self) -> list[ContainerInfo]:
         infos = []
-        for bundle in sorted(self.config.containers_dir.iterdir()):
-            if (bundle / "state.json").exists():
-                infos.append(ContainerInfo(ContainerRecord.load(bundle), read_status(bundle)))
+        bundles = [entry.path for entry in os.scandir(self.config.containers_dir)]
+        for bundle in bundles:
+            record = self._cached_record(bundle)
+            if record is not None:
+                infos.append(ContainerInfo(record, read_status(Path(bundle))))
+        for gone in self._records.keys() - set(bundles):
+            self._records.pop(gone, None)
         return sorted(infos, key=lambda i: i.record.created)
+
+    def _cached_record(self, bundle: str) -> ContainerRecord | None:
+        """The bundle's record, parsed again only when state.json changed: the agent
+        lists every container several times a second."""
+        try:
+            mtime = os.stat(bundle + "/state.json").st_mtime_ns
+        except (FileNotFoundError, NotADirectoryError):
+            self._records.pop(bundle, None)
+            return None
+        cached = self._records.get(bundle)
+        if cached is None or cached[0] != mtime:
+            cached = self._records[bundle] = (mtime, ContainerRecord.load(Path(bundle)))
+        return cached[1]
 
     def kill(self, cid: str, signal: str = "KILL") -> None:
         info = self.get(cid)

@@ -52,9 +52,10 @@ class Status:
     pid: int | None = None
 
 
-def _pid_alive(pid_file: Path) -> int | None:
+def _pid_alive(pid_file: str) -> int | None:
     try:
-        pid = int(pid_file.read_text().strip())
+        with open(pid_file) as f:
+            pid = int(f.read().strip())
         os.kill(pid, 0)
         return pid
     except (OSError, ValueError):
@@ -62,17 +63,23 @@ def _pid_alive(pid_file: Path) -> int | None:
 
 
 def read_status(bundle: Path) -> Status:
-    exit_file = bundle / "exit"
-    if exit_file.exists():
+    # Plain string paths: the agent reads every container's status several times a second.
+    base = str(bundle)
+    try:
+        with open(base + "/exit") as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        pass
+    else:
         try:
-            code = int(exit_file.read_text().strip() or "-1")
+            code = int(text or "-1")
         except ValueError:
             code = -1
-        return Status(EXITED, code, (bundle / "oom").exists())
-    if not (bundle / "conmon.pid").exists():
+        return Status(EXITED, code, os.path.exists(base + "/oom"))
+    if not os.path.exists(base + "/conmon.pid"):
         return Status(CREATED)  # still being set up
-    if _pid_alive(bundle / "conmon.pid") is None:
+    if _pid_alive(base + "/conmon.pid") is None:
         return Status(LOST)
-    pid = _pid_alive(bundle / "init.pid")
-    started = (bundle / "started").exists()
+    pid = _pid_alive(base + "/init.pid")
+    started = os.path.exists(base + "/started")
     return Status(RUNNING if started else CREATED, pid=pid)

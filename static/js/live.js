@@ -157,7 +157,8 @@
 
     add(entries) {
       let last;
-      for (const [, f] of entries) {
+      for (const [, fields] of entries) {
+        const f = JSON.parse(fields.j);
         last = f;
         this.times.push(f.t / 1000);
         for (const field in this.values) this.values[field].push(+(f[field] || 0));

@@ -227,16 +227,25 @@ def test_not_found_and_bad_paths(tmp_path):
 def test_read_racing_container_exit(tmp_path, monkeypatch):
     cg = tmp_path / "berth" / "x"
     cg.mkdir(parents=True)
-    assert paths._read(cg, "memory.current") is None  # file not offered: fine
+    (cg / "cpu.stat").write_text("usage_usec 5\n")
+    reader = paths.CgroupReader("/berth/x", 2, tmp_path)
+    assert reader.read().cpu_usage_ns == 5000  # the other files are not offered: fine
+    (cg / "cpu.stat").write_text("usage_usec 7\n")
+    assert reader.read().cpu_usage_ns == 7000  # read afresh through the open descriptor
 
-    def gone(self, *a, **k):
+    def gone(fd, size, offset):
         raise OSError(errno.ENODEV, "No such device")
-    monkeypatch.setattr(Path, "read_text", gone)
+    monkeypatch.setattr(os, "pread", gone)
+    with pytest.raises(NotFound):  # a read racing the rmdir, as kernfs reports it
+        reader.read()
+    monkeypatch.undo()
+    assert reader._fds == {}  # and the reader gave its descriptors back
+    (cg / "cpu.stat").unlink()
+    cg.rmdir()
+    with pytest.raises(NotFound):  # the whole cgroup is gone
+        reader.read()
     with pytest.raises(NotFound):
         read_stats("/berth/x", 2, tmp_path)
-    monkeypatch.undo()
-    with pytest.raises(NotFound):
-        paths._read(tmp_path / "vanished", "memory.current")
 
 
 def test_remove_children_first_and_tolerates_missing(tmp_path):

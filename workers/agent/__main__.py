@@ -5,6 +5,7 @@ Run as root. It needs no database and no Django: only Redis and the runtime.
 from __future__ import annotations
 
 import logging
+import resource
 
 from celery.signals import worker_ready
 
@@ -23,8 +24,16 @@ def _start_loops(**_):
     start_all(context())
 
 
+def _raise_open_file_limit() -> None:
+    """The stats sampler keeps about a dozen cgroup files open per running container,
+    more than the usual soft limit of 1024 allows with a hundred containers."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
+    _raise_open_file_limit()
     ctx = context()
     check_or_exit(ctx.containers.config)
     for item in remove_build_leftovers(ctx.containers.config):

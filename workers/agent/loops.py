@@ -6,6 +6,7 @@ where the previous one stopped: no line shipped twice, no exit unreported.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 import psutil
 import redis
 
+from runtime.cgroups.paths import CgroupReader
 from runtime.container.logs import LogReader
 from runtime.container.state import CREATED, EXITED, LOST, RUNNING
 from runtime.errors import BerthError
@@ -28,7 +30,8 @@ log = logging.getLogger(__name__)
 VERSION = "0.1.0"
 HEARTBEAT_SECONDS = 5.0
 SAMPLE_SECONDS = 1.0
-SHIP_SECONDS = 0.2
+SHIP_SECONDS = 0.1
+LIST_SECONDS = 1.0
 _READ_CHUNK = 4 * 1024 * 1024
 
 
@@ -102,43 +105,54 @@ class Sampler(Loop):
     def __init__(self, ctx, stop):
         super().__init__(ctx, stop)
         self.previous: dict[str, tuple] = {}  # container -> (monotonic ns, cgroup stats, traffic)
+        self.readers: dict[str, CgroupReader] = {}
         self.known = ctx.known_dir
 
     def tick(self) -> None:
+        markers = {entry.name: entry.path for entry in os.scandir(self.known)}
         seen = set()
+        samples = self.ctx.redis.pipeline(transaction=False)  # one round trip for every container
         for container_id, info in _labelled(self.ctx):
             seen.add(info.id)
-            if info.status.state == CREATED:
+            state = info.status.state
+            if state == CREATED:
                 continue  # still being set up: the run job reports how that ends
-            marker = self.known / info.id
-            if not marker.exists():
+            if info.id not in markers:
                 self.ctx.remember(info.id, container_id, RUNNING)
-            if info.status.state == RUNNING:
-                self._sample(container_id, info)
-            elif info.status.state in (EXITED, LOST) and not marker.read_text().endswith(info.status.state):
+            elif state in (EXITED, LOST) and not Path(markers[info.id]).read_text().endswith(state):
                 self._report_end(container_id, info)
-                self.ctx.remember(info.id, container_id, info.status.state)
-        for gone in set(self.previous) - seen:
-            del self.previous[gone]
-        self._report_vanished(seen)
+                self.ctx.remember(info.id, container_id, state)
+            if state == RUNNING:
+                try:
+                    self._sample(samples, container_id, info)
+                except BerthError:  # went away while sampled; a new reader next time
+                    self.readers.pop(info.id, None)
+        samples.execute()
+        for gone in set(self.readers) - seen:
+            self.previous.pop(gone, None)
+            self.readers.pop(gone).close()
+        self._report_vanished(markers, seen)
 
-    def _report_vanished(self, present: set[str]) -> None:
-        for marker in self.known.iterdir():
-            if marker.name not in present:
-                container_id = int(marker.read_text().split()[0])
+    def _report_vanished(self, markers: dict[str, str], present: set[str]) -> None:
+        for name, path in markers.items():
+            if name not in present:
+                container_id = int(Path(path).read_text().split()[0])
                 self.ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"status": contracts.C_REMOVED})
-                marker.unlink()
+                Path(path).unlink(missing_ok=True)
 
-    def _sample(self, container_id: int, info) -> None:
+    def _sample(self, samples, container_id: int, info) -> None:
+        reader = self.readers.get(info.id)
+        if reader is None:
+            reader = self.readers[info.id] = CgroupReader(info.record.cgroup_path, self.ctx.containers.cgroup_version)
         now = time.monotonic_ns()
-        reading = (now, self.ctx.containers.stats(info.id), self.ctx.containers.traffic(info.id))
+        reading = (now, reader.read(), self.ctx.containers.traffic(info.id))
         prev = self.previous.get(info.id)
         self.previous[info.id] = reading
         if prev is None:
             return
         fields = figures.sample(prev[1], reading[1], now - prev[0], prev[2], reading[2], int(time.time() * 1000))
-        self.ctx.redis.xadd(streams.container_stats(container_id), {k: str(v) for k, v in fields.items()},
-                            maxlen=streams.STATS_MAXLEN, approximate=True)
+        samples.xadd(streams.container_stats(container_id), {"j": json.dumps(fields, separators=(",", ":"))},
+                     maxlen=streams.STATS_MAXLEN, approximate=True)
 
     def _report_end(self, container_id: int, info) -> None:
         status = info.status
@@ -163,37 +177,56 @@ class Shipper(Loop):
         super().__init__(ctx, stop)
         self.positions = _agent_dir(ctx, "log-positions")
         self.readers: dict[str, LogReader] = {}
+        self.saved: dict[str, int] = {}  # offset last written to each position file
+        self.done: set[str] = set()      # containers whose whole log is shipped
+        self.watched: dict[str, tuple[int, object]] = {}
+        self.next_listing = 0.0
 
     def tick(self) -> None:
-        seen = set()
-        for container_id, info in _labelled(self.ctx):
-            seen.add(info.id)
-            self._ship(container_id, info)
-        _forget_removed(self.positions, seen)
+        # Listing every container costs more than checking their log files, so the list
+        # (which brings new containers and exits) is refreshed once a second, the files each tick.
+        if time.monotonic() >= self.next_listing:
+            self.watched = {info.id: (container_id, info) for container_id, info in _labelled(self.ctx)}
+            self.next_listing = time.monotonic() + LIST_SECONDS
+            _forget_removed(self.positions, set(self.watched))
+            for gone in set(self.saved) - set(self.watched):
+                self.saved.pop(gone, None)
+                self.readers.pop(gone, None)
+            self.done &= set(self.watched)
+        for container_id, info in self.watched.values():
+            if info.id not in self.done:
+                self._ship(container_id, info)
 
     def _ship(self, container_id: int, info) -> None:
         position_file = self.positions / info.id
-        if position_file.exists() and position_file.read_text() == "done":
-            return
         reader = self.readers.get(info.id)
         if reader is None:
+            if position_file.exists() and position_file.read_text() == "done":
+                self.done.add(info.id)
+                return
             reader = self.readers[info.id] = LogReader(self._resume_offset(container_id, position_file))
         finished = info.status.state in (EXITED, LOST)
-        path = self.ctx.containers.log_path(info.id)
-        if path.exists() and path.stat().st_size < reader.offset:
+        path = str(self.ctx.containers.bundle(info.id) / "ctr.log")
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            size = None
+        if size is not None and size < reader.offset:
             # conmon truncates the log when it reaches its size cap: read on from the start.
             reader = self.readers[info.id] = LogReader(0)
-        if path.exists():
+        if size is not None and (size > reader.offset or finished):
             with open(path, "rb") as f:
                 f.seek(reader.offset)
                 data = f.read(_READ_CHUNK)
             lines, _ = reader.feed(data, final=finished and len(data) < _READ_CHUNK)
             self._publish(container_id, lines, reader.offset)
-        if finished and (not path.exists() or reader.offset >= path.stat().st_size):
+        if finished and (size is None or reader.offset >= os.stat(path).st_size):
             position_file.write_text("done")
+            self.done.add(info.id)
             self.readers.pop(info.id, None)
-        else:
+        elif self.saved.get(info.id) != reader.offset:
             position_file.write_text(str(reader.offset))
+            self.saved[info.id] = reader.offset
 
     def _resume_offset(self, container_id: int, position_file: Path) -> int:
         last = self.ctx.redis.xrevrange(streams.container_log(container_id), count=1)
