@@ -65,3 +65,6 @@ def test_cpu_and_working_set_of_a_busy_container_holding_40_mb(agent):
     assert figures["mem_limit"] == 128 * MB
     assert figures["throttled_periods"] > 0  # the quota held it back
     assert figures["pids"] == 1  # the shell, whose loop is a builtin
+    # The running totals (for /metrics counters) lie between the two independent reads.
+    assert cpu0 / 1e9 <= figures["cpu_seconds_total"] <= cpu1 / 1e9 + 0.01
+    assert figures["throttled_periods_total"] >= figures["throttled_periods"]

@@ -1,7 +1,8 @@
 """What one stats sample shows: the figures of ``docker stats`` and a few it lacks,
 computed from two readings of a container's cgroup and network counters.
 
-Pure: readings in, a flat dict of numbers out (Redis stream fields are strings).
+Pure: readings in, a flat dict of numbers out: rates and levels for the charts, and
+running totals for counters.
 """
 from __future__ import annotations
 
@@ -41,4 +42,12 @@ def sample(prev: CgroupStats, cur: CgroupStats, elapsed_ns: int,
         "throttled_periods": _delta(prev.cpu_throttled_periods, cur.cpu_throttled_periods),
         "throttled_ms": round(_delta(prev.cpu_throttled_ns, cur.cpu_throttled_ns) / 1e6, 1),
         "oom_kills": cur.oom_kills or 0,
+        # Running totals, for counters (Prometheus' rate() wants totals, not rates).
+        "cpu_seconds_total": round(cur.cpu_usage_ns / 1e9, 6),
+        "net_rx_total": traffic_cur[0] if traffic_cur else 0,
+        "net_tx_total": traffic_cur[1] if traffic_cur else 0,
+        "io_read_total": cur.io_read_bytes or 0,
+        "io_write_total": cur.io_write_bytes or 0,
+        "throttled_periods_total": cur.cpu_throttled_periods or 0,
+        "throttled_seconds_total": round((cur.cpu_throttled_ns or 0) / 1e9, 6),
     }
