@@ -15,6 +15,8 @@ AGENT_REMOVE = "agent.remove"
 CONTROL_HEARTBEAT = "control.heartbeat"
 CONTROL_BUILD_EVENT = "control.build_event"
 CONTROL_CONTAINER_EVENT = "control.container_event"
+# (host name, minute's start in Unix seconds, {container id: summary}): see workers/agent/history.py.
+CONTROL_STATS_MINUTE = "control.stats_minute"
 
 # Build states, shared by the agent's events and the database.
 BUILD_QUEUED, BUILD_RUNNING, BUILD_SUCCEEDED, BUILD_FAILED = "queued", "running", "succeeded", "failed"

@@ -24,6 +24,7 @@ from runtime.errors import BerthError
 
 from .. import contracts, streams
 from . import figures
+from .history import Minutes
 from .context import CONTAINER_LABEL, AgentContext
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class Sampler(Loop):
         super().__init__(ctx, stop)
         self.previous: dict[str, tuple] = {}  # container -> (monotonic ns, cgroup stats, traffic)
         self.readers: dict[str, CgroupReader] = {}
+        self.minutes = Minutes()
         self.known = ctx.known_dir
 
     def tick(self) -> None:
@@ -153,6 +155,9 @@ class Sampler(Loop):
         fields = figures.sample(prev[1], reading[1], now - prev[0], prev[2], reading[2], int(time.time() * 1000))
         samples.xadd(streams.container_stats(container_id), {"j": json.dumps(fields, separators=(",", ":"))},
                      maxlen=streams.STATS_MAXLEN, approximate=True)
+        finished = self.minutes.add(container_id, fields)
+        if finished:
+            self.ctx.report(contracts.CONTROL_STATS_MINUTE, self.ctx.host, *finished)
 
     def _report_end(self, container_id: int, info) -> None:
         status = info.status
