@@ -2,6 +2,7 @@
 
 A viewer passes the last stream ID it has for each stream (``?log=<id>``);
 reading resumes after it, so a reconnect brings every later entry exactly once.
+Live entries come from the process's shared feed of each stream (streamhub).
 """
 from __future__ import annotations
 
@@ -9,17 +10,12 @@ import asyncio
 import json
 from urllib.parse import parse_qs
 
-import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
 from workers.streams import valid_position
 
-from . import live
-
-_BATCH = 1000
-_BLOCK_MS = 5000
+from . import live, streamhub
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
@@ -51,7 +47,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # Sent after joining the group, so a change made while the page was loading is not missed.
         await self.state_changed({"state": await database_sync_to_async(self.load_state)()})
         query = parse_qs(self.scope.get("query_string", b"").decode())
-        self.redis = aioredis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        self.hub = streamhub.hub()
         self.readers = [asyncio.create_task(self._follow(name, key, valid_position(query.get(name, [""])[0])))
                         for name, key in self.streams().items()]
 
@@ -62,15 +58,39 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await asyncio.gather(*readers, return_exceptions=True)
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-        if hasattr(self, "redis"):
-            await self.redis.aclose()
 
     async def _follow(self, name: str, key: str, position: str) -> None:
+        subscription = await self.hub.subscribe(key)
+        try:
+            sent = streamhub.stream_id(position)
+            while True:
+                sent = await self._catch_up(name, key, sent)
+                while not subscription.overflowed:
+                    sent = await self._send_new(name, await subscription.queue.get(), sent)
+                subscription.restart()
+        finally:
+            await self.hub.unsubscribe(key, subscription)
+
+    async def _catch_up(self, name: str, key: str, sent: tuple[int, int]) -> tuple[int, int]:
+        """Send what the stream holds after ``sent``, from Redis; the newest ID sent."""
         while True:
-            result = await self.redis.xread({key: position}, count=_BATCH, block=_BLOCK_MS)
-            for _, entries in result:
-                position = entries[-1][0]
-                await self.send(text_data=json.dumps({"type": name, "entries": entries}))
+            result = await self.hub.redis.xread({key: "%d-%d" % sent}, count=streamhub.BATCH)
+            if not result:
+                return sent
+            entries = result[0][1]
+            await self.send(text_data=streamhub.encode(name, entries))
+            sent = streamhub.stream_id(entries[-1][0])
+
+    async def _send_new(self, name: str, batch: streamhub.Batch, sent: tuple[int, int]) -> tuple[int, int]:
+        """Send the part of a live batch that is newer than ``sent`` (catching up may have sent the rest)."""
+        if batch.last <= sent:
+            return sent
+        if batch.first > sent:
+            await self.send(text_data=batch.text(name))
+        else:
+            await self.send(text_data=streamhub.encode(
+                name, [entry for entry in batch.entries if streamhub.stream_id(entry[0]) > sent]))
+        return batch.last
 
     async def state_changed(self, event):
         await self.send(text_data=json.dumps({"type": "state", "state": event["state"]}))
