@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from workers.env import env_bool, env_int, env_list, env_str
+from workers.env import SettingError, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BERTH_VAR_DIR", str(BASE_DIR / "var")))
@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "webui.hosts",
     "webui.images",
     "webui.containers",
+    "webui.history",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +118,12 @@ BERTH_MAX_CONTEXT_BYTES = env_int("BERTH_MAX_CONTEXT_BYTES", 64 * 1024 * 1024)
 BERTH_MAX_REQUEST_BYTES = BERTH_MAX_CONTEXT_BYTES + 2 * 1024 * 1024
 # A host is down when its last heartbeat is older than this.
 BERTH_HOST_TIMEOUT_SECONDS = env_int("BERTH_HOST_TIMEOUT_SECONDS", 15)
+# Days of one-a-minute history kept per container and host (the issue asks for at least one).
+BERTH_HISTORY_DAYS = env_int("BERTH_HISTORY_DAYS", 7)
+if BERTH_HISTORY_DAYS < 1:
+    raise SettingError(f"BERTH_HISTORY_DAYS={BERTH_HISTORY_DAYS} keeps less than the 24 hours the charts show")
+# A bearer token for Prometheus to scrape /metrics with (staff sessions need none); empty: no token access.
+BERTH_METRICS_TOKEN = env_str("BERTH_METRICS_TOKEN", "")
 
 LOGGING = {
     "version": 1,

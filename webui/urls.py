@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from webui.containers import views as containers
+from webui.history import views as history
 from webui.images import views as images
 
 admin.site.site_header = admin.site.site_title = "Berth administration"
@@ -24,5 +25,8 @@ urlpatterns = [
     path("containers/<int:container_id>/log/", containers.container_log, name="container_log"),
     path("containers/<int:container_id>/stop/", containers.container_stop, name="container_stop"),
     path("containers/<int:container_id>/remove/", containers.container_remove, name="container_remove"),
+    path("containers/<int:container_id>/history/", history.container_history, name="container_history"),
+    path("hosts/<int:host_id>/history/", history.host_history, name="host_history"),
+    path("teams/<int:team_id>/history/", history.team_history, name="team_history"),
     path("admin/", admin.site.urls),
 ]

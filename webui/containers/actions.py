@@ -10,6 +10,7 @@ from webui.core.errors import UserError, message_for
 from webui.images.models import App
 from workers import client, contracts
 
+from .listing import notify_tables
 from .models import Container
 
 _HOLDING = (contracts.C_PENDING, contracts.C_RUNNING)
@@ -79,6 +80,7 @@ def record_container_event(container_id: int, event: dict) -> Container | None:
     if container is None:
         return None
     new = event.get("status", container.status)
+    moved = new != container.status
     if event.get("error"):
         container.error = message_for(event["error"])
     if contracts.can_move(contracts.CONTAINER_TRANSITIONS, container.status, new):
@@ -92,6 +94,8 @@ def record_container_event(container_id: int, event: dict) -> Container | None:
             container.finished = timezone.now()
     container.save()
     live.notify("container", container.id, state_of(container))
+    if moved and container.status == new:
+        notify_tables(container)
     return container
 
 

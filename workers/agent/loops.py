@@ -84,10 +84,11 @@ class Heartbeat(Loop):
     def tick(self) -> None:
         state_dir = self.ctx.containers.config.state_dir
         running = sum(1 for _, i in _labelled(self.ctx) if i.status.state == RUNNING)
+        memory, disk = psutil.virtual_memory(), shutil.disk_usage(state_dir)
         self.ctx.report(contracts.CONTROL_HEARTBEAT, {
-            "name": self.ctx.host, "cpus": psutil.cpu_count() or 1,
-            "memory_bytes": psutil.virtual_memory().total,
-            "disk_free_bytes": shutil.disk_usage(state_dir).free,
+            "name": self.ctx.host, "cpus": psutil.cpu_count() or 1, "time": time.time(),
+            "memory_bytes": memory.total, "memory_used_bytes": memory.total - memory.available,
+            "disk_free_bytes": disk.free, "disk_total_bytes": disk.total,
             "load": os.getloadavg()[0], "cpu_percent": psutil.cpu_percent(),
             "containers": running, "version": VERSION,
         })

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from webui.containers.actions import record_container_event
+from webui.history.actions import record_stats_minute
 from webui.hosts.actions import record_heartbeat
 from webui.images.actions import record_build_event
 
@@ -22,3 +23,8 @@ def build_event(build_id: int, event: dict) -> None:
 @app.task(name=contracts.CONTROL_CONTAINER_EVENT)
 def container_event(container_id: int, event: dict) -> None:
     record_container_event(container_id, event)
+
+
+@app.task(name=contracts.CONTROL_STATS_MINUTE)
+def stats_minute(host_name: str, minute: int, containers: dict) -> None:
+    record_stats_minute(host_name, minute, containers)
