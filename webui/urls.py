@@ -5,6 +5,7 @@ from django.urls import path
 from webui.containers import views as containers
 from webui.history import views as history
 from webui.images import views as images
+from webui.metrics import views as metrics
 
 admin.site.site_header = admin.site.site_title = "Berth administration"
 admin.site.index_title = "Hosts, teams and quotas"
@@ -28,5 +29,6 @@ urlpatterns = [
     path("containers/<int:container_id>/history/", history.container_history, name="container_history"),
     path("hosts/<int:host_id>/history/", history.host_history, name="host_history"),
     path("teams/<int:team_id>/history/", history.team_history, name="team_history"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
