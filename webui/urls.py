@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from webui.accounts import views as teams
 from webui.containers import views as containers
 from webui.history import views as history
+from webui.hosts import views as hosts
 from webui.images import views as images
 from webui.metrics import views as metrics
 
@@ -27,7 +29,11 @@ urlpatterns = [
     path("containers/<int:container_id>/stop/", containers.container_stop, name="container_stop"),
     path("containers/<int:container_id>/remove/", containers.container_remove, name="container_remove"),
     path("containers/<int:container_id>/history/", history.container_history, name="container_history"),
+    path("hosts/", hosts.host_list, name="hosts"),
+    path("hosts/<int:host_id>/", hosts.host_detail, name="host"),
     path("hosts/<int:host_id>/history/", history.host_history, name="host_history"),
+    path("teams/", teams.team_list, name="teams"),
+    path("teams/<int:team_id>/", teams.team_detail, name="team"),
     path("teams/<int:team_id>/history/", history.team_history, name="team_history"),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),

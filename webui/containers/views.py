@@ -17,6 +17,9 @@ from .models import Container
 # The charts on a container's page, in order: (name used by static/js/live.js, title).
 CHARTS = [("cpu", "CPU"), ("mem", "Memory"), ("pids", "Processes"), ("net", "Network"),
           ("io", "Block IO"), ("throttle", "Throttling and OOM kills")]
+# Its per-minute history charts: (name used by static/js/overview.js, title).
+HISTORY = [("c_cpu", "CPU"), ("c_mem", "Memory"), ("c_pids", "Processes"), ("c_net", "Network"),
+           ("c_io", "Block IO"), ("c_throttle", "Throttling and OOM kills")]
 
 
 def _container(request, container_id) -> Container:
@@ -29,7 +32,7 @@ def container_detail(request, container_id):
     container = _container(request, container_id)
     return render(request, "containers/container_detail.html", {
         "container": container, "app": container.app, "can_write": can_write(request.user, container.team),
-        "charts": CHARTS, "download_url": reverse("container_log", args=[container.id])})
+        "charts": CHARTS, "history": HISTORY, "download_url": reverse("container_log", args=[container.id])})
 
 
 @login_required
