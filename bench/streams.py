@@ -1,6 +1,6 @@
 """Live streams under load: the agent's sampling cost and the delay from a line to the viewers.
 
-    .venv/bin/python bench/streams.py [--containers 200] [--viewers 300] [--seconds 15]
+    .venv/bin/python bench/streams.py [--containers 200] [--viewers 300] [--seconds 15] [--only sampling|delay]
 
 1. Starts --containers sleeping busybox containers (network none) and runs the
    agent's Sampler once a second over all of them for --seconds, reporting the
@@ -188,15 +188,31 @@ def sampling_cost(ctx: AgentContext, count: int, seconds: float) -> dict:
             "sampler_and_shipper_cpu_percent": round(both, 2), "samples_of_first_container": samples}
 
 
-async def watch(address: str, container_id: int, session: str, viewers: int, seconds: float,
-                since_ns: int) -> list[float]:
-    """Delays in ms of every line stamped after ``since_ns``, as each of ``viewers`` clients got it."""
+def caught_up(msg: dict, since_ns: int) -> bool:
+    return msg["type"] == "log" and conmon_time_ns(msg["entries"][-1][1]["t"]) >= since_ns
+
+
+async def watch(address: str, container_id: int, session: str, viewers: int, seconds: float) -> dict:
+    """Connects ``viewers`` clients, then for ``seconds`` records the delay in ms of every
+    line stamped after the last of them was connected, as each client got it."""
     delays: list[float] = []
-    url = f"ws://{address}/ws/containers/{container_id}/?log=0"
+    url = f"ws://{address}/ws/containers/{container_id}/?log=last:5000&stats=0"  # as the page opens
     headers = {"Cookie": f"sessionid={session}", "Origin": f"http://{address}"}
+    connected = 0
+    all_connected = asyncio.Event()
+    since = [0]
 
     async def viewer():
-        async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
+        nonlocal connected
+        async with websockets.connect(url, additional_headers=headers, max_size=None, open_timeout=60) as ws:
+            opened = time.time_ns()
+            while not caught_up(json.loads(await ws.recv()), opened):
+                pass  # connected, the page's first lines have come, and then a live one
+            connected += 1
+            if connected == viewers:
+                since[0] = time.time_ns()
+                all_connected.set()
+            await all_connected.wait()
             end = time.monotonic() + seconds
             while (left := end - time.monotonic()) > 0:
                 try:
@@ -209,10 +225,11 @@ async def watch(address: str, container_id: int, session: str, viewers: int, sec
                     continue
                 for _, fields in msg["entries"]:
                     stamped = conmon_time_ns(fields["t"])
-                    if stamped >= since_ns:
+                    if stamped >= since[0]:
                         delays.append((arrived - stamped) / 1e6)
+    started = time.monotonic()
     await asyncio.gather(*(viewer() for _ in range(viewers)))
-    return delays
+    return {"delays": delays, "connect_seconds": round(time.monotonic() - started - seconds, 1)}
 
 
 def line_delays(ctx: AgentContext, services: Services, viewers: int, seconds: float) -> dict:
@@ -226,11 +243,12 @@ def line_delays(ctx: AgentContext, services: Services, viewers: int, seconds: fl
     results = {}
     try:
         for count in (1, viewers):
-            since = time.time_ns() + 2_000_000_000  # after the connections are up
-            delays = asyncio.run(watch(address, container_id, session, count, seconds, since))
+            watched = asyncio.run(watch(address, container_id, session, count, seconds))
+            delays = watched["delays"]
             if not delays:
                 raise SystemExit("no line reached the viewers: see the web server's log in " + str(services.tmp))
-            results[f"{count}_viewers"] = {"lines": len(delays), "p50_ms": round(statistics.median(delays), 1),
+            results[f"{count}_viewers"] = {"connect_all_s": watched["connect_seconds"], "lines": len(delays),
+                                           "p50_ms": round(statistics.median(delays), 1),
                                            "p99_ms": round(percentile(delays, 99), 1)}
             print(f"  {count} viewer(s): {results[f'{count}_viewers']}", flush=True)
     finally:
@@ -244,6 +262,7 @@ def main() -> None:
     parser.add_argument("--containers", type=int, default=200)
     parser.add_argument("--viewers", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--only", choices=("sampling", "delay"), help="run one of the two parts")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("needs root (runc, cgroups)")
@@ -254,13 +273,15 @@ def main() -> None:
     ctx = AgentContext("bench", Containers(CONFIG, store), store, services.redis)
     report = {}
     try:
-        print("sampling cost", flush=True)
-        report["sampling"] = sampling_cost(ctx, args.containers, args.seconds)
-        print(f"  {report['sampling']}", flush=True)
-        for info in ctx.containers.list():
-            ctx.containers.remove(info.id, force=True)
-        print("line delay", flush=True)
-        report["line_delay"] = line_delays(ctx, services, args.viewers, args.seconds)
+        if args.only != "delay":
+            print("sampling cost", flush=True)
+            report["sampling"] = sampling_cost(ctx, args.containers, args.seconds)
+            print(f"  {report['sampling']}", flush=True)
+            for info in ctx.containers.list():
+                ctx.containers.remove(info.id, force=True)
+        if args.only != "sampling":
+            print("line delay", flush=True)
+            report["line_delay"] = line_delays(ctx, services, args.viewers, args.seconds)
     finally:
         for info in ctx.containers.list():
             ctx.containers.remove(info.id, force=True)
@@ -268,7 +289,8 @@ def main() -> None:
         provider.remove_host(CONFIG)
         cgroups.remove(CONFIG.cgroup_parent, cgroups.detect_version())
         print("web log:", (tmp / "python.log").read_text()[-2000:] if (tmp / "python.log").exists() else "")
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("BERTH_BENCH_KEEP"):
+            shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(report, indent=1))
 
 

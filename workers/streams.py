@@ -28,10 +28,17 @@ def build_context(build_id: int) -> str:
     return f"berth:build:{build_id}:context"
 
 
+TAIL_MAX = 100_000
+
+
 def valid_position(value: str | None) -> str:
-    """A stream ID from a client, or "0" (from the start) when absent or malformed."""
+    """A stream ID from a client, "last:N" (start with the N newest entries, as
+    ``docker logs --tail N`` does), or "0" (from the start) when absent or malformed."""
     if not value:
         return "0"
+    if value.startswith("last:"):
+        count = value[5:]
+        return f"last:{min(int(count), TAIL_MAX)}" if count.isdigit() and int(count) > 0 else "0"
     ms, _, seq = value.partition("-")
     if ms.isdigit() and (not seq or seq.isdigit()):
         return value

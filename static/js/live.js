@@ -194,10 +194,13 @@
     for (const el of document.querySelectorAll("[data-status]")) el.dataset.status = state.status;
   }
 
+  const LOG_TAIL = 5000;
+
   function watchContainer(id, AnsiUp) {
     const logs = new LogView(document.getElementById("logview"), AnsiUp);
     const stats = new StatsView(document.getElementById("stats"));
-    connect("/ws/containers/" + id + "/", { log: "0", stats: "0" }, {
+    // A page opens on the newest lines, as `docker logs --tail` would; the download has them all.
+    connect("/ws/containers/" + id + "/", { log: "last:" + LOG_TAIL, stats: "0" }, {
       log: (entries) => logs.add(entries.map(([, f]) => ({ text: f.line, stream: f.s, time: f.t }))),
       stats: (entries) => stats.add(entries),
       state: setState,

@@ -83,3 +83,25 @@ def test_a_viewer_too_slow_for_the_feed_catches_up_from_redis_without_gap(owner,
     entries = async_to_sync(watch)()
     assert restarts, "the viewer never fell behind: the test did not test the overflow"
     assert numbers(entries) == list(range(200))
+
+
+def test_a_viewer_asking_for_the_last_lines_gets_those_then_every_new_one(owner, container):
+    key, path = streams.container_log(container.id), f"/ws/containers/{container.id}/"
+    owner_key = session_key(owner)
+
+    async def watch():
+        await add_lines(key, 0, 100)
+        async with Viewer(owner_key, path, log="last:3") as viewer:
+            first = await viewer.entries("log", lambda e: len(e) >= 3)
+            await add_lines(key, 100, 2)
+            return first + await viewer.more("log", quiet=1)
+    assert numbers(async_to_sync(watch)()) == [97, 98, 99, 100, 101]
+
+
+@pytest.mark.parametrize("given, meant", [
+    ("", "0"), ("0", "0"), ("1700000000000-3", "1700000000000-3"), ("1700000000000", "1700000000000"),
+    ("last:50", "last:50"), ("last:999999999", f"last:{streams.TAIL_MAX}"),
+    ("last:0", "0"), ("last:-5", "0"), ("last:many", "0"), ("1-x", "0"), ("$", "0"), ("-", "0"),
+])
+def test_a_malformed_position_means_from_the_start(given, meant):
+    assert streams.valid_position(given) == meant

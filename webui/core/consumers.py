@@ -62,7 +62,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def _follow(self, name: str, key: str, position: str) -> None:
         subscription = await self.hub.subscribe(key)
         try:
-            sent = streamhub.stream_id(position)
+            if position.startswith("last:"):
+                sent = await self._send_newest(name, key, int(position[5:]))
+            else:
+                sent = streamhub.stream_id(position)
             while True:
                 sent = await self._catch_up(name, key, sent)
                 while not subscription.overflowed:
@@ -70,6 +73,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 subscription.restart()
         finally:
             await self.hub.unsubscribe(key, subscription)
+
+    async def _send_newest(self, name: str, key: str, count: int) -> tuple[int, int]:
+        """Send the ``count`` newest entries; the newest ID sent, or (0, 0) for an empty stream."""
+        newest = await self.hub.redis.xrevrange(key, count=count)
+        if not newest:
+            return (0, 0)
+        newest.reverse()
+        for start in range(0, len(newest), streamhub.BATCH):
+            await self.send(text_data=streamhub.encode(name, newest[start:start + streamhub.BATCH]))
+        return streamhub.stream_id(newest[-1][0])
 
     async def _catch_up(self, name: str, key: str, sent: tuple[int, int]) -> tuple[int, int]:
         """Send what the stream holds after ``sent``, from Redis; the newest ID sent."""
