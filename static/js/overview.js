@@ -189,6 +189,7 @@
     team_containers: { series: [["containers", "containers"]], axis: (v) => v, text: (d, i) => num(d.containers[i]) },
   };
   const COLOURS = ["#2b7bb9", "#d9822b", "#6a9f3a"];
+  const WINDOW_S = 24 * 3600;  // what the pages ask for: the JSON's default of 24 hours
 
   function history(root = document.getElementById("history"), everyMs = 60000) {
     const charts = [];
@@ -196,7 +197,8 @@
       const spec = HISTORY[tile.dataset.history];
       const plot = new uPlot({
         width: tile.clientWidth || 320, height: 120, legend: { show: false }, cursor: { y: false },
-        scales: { x: { time: true } },
+        // The whole window on the axis, so a few minutes of history read as recent, not as a year.
+        scales: { x: { time: true, range: () => [Date.now() / 1000 - WINDOW_S, Date.now() / 1000] } },
         axes: [{ space: 60 }, { size: 64, values: (u, ticks) => ticks.map(spec.axis) }],
         series: [{}, ...spec.series.map(([, label], i) => ({ label, stroke: COLOURS[i], width: 1.5 }))],
       }, [[]], tile.querySelector(".plot"));

@@ -73,7 +73,7 @@ def test_host_and_team_pages_and_the_container_history(page, stack, tmp_path):
     # The container page draws its per-minute history.
     send_minute(stack, containers[0])
     wait_until("the minute recorded", lambda: stack.query(
-        "SELECT count(*) FROM history_containerminute WHERE container_id = ?", containers[0])[0][0] == 1)
+        "SELECT count(*) FROM history_containerminute WHERE container_id = ?", containers[0])[0][0] >= 1, timeout=30)
     page.goto(f"{stack.url}/containers/{containers[0]}/")
     wait_until("the history chart", lambda: int(page.get_attribute("[data-history=c_cpu]", "data-points")) >= 1)
     assert " %" in page.inner_text("[data-history=c_cpu] .value")
@@ -95,7 +95,7 @@ def test_host_and_team_pages_and_the_container_history(page, stack, tmp_path):
     wait_until("two live rows", lambda: live_rows(page, 2))
     assert "%" in page.inner_text("[data-host=cpu]") and "free" in page.inner_text("[data-host=disk]")
     beats = int(page.get_attribute("#host-figures", "data-beats"))
-    wait_until("a heartbeat", lambda: int(page.get_attribute("#host-figures", "data-beats")) > beats, timeout=12)
+    wait_until("a heartbeat", lambda: int(page.get_attribute("#host-figures", "data-beats")) > beats, timeout=20)
     check_sorting(page)
     wait_until("the host history", lambda: int(page.get_attribute("[data-history=host_cpu]", "data-points")) >= 1)
 
