@@ -141,3 +141,21 @@ def test_history_is_for_members_and_host_history_for_admins(owner, outsider, con
     owner.save()
     assert client_for(owner).get(f"/hosts/{host.id}/history/").status_code == 200
     assert client_for(owner).get(f"/containers/{container.id}/history/?hours=abc").status_code == 400
+
+
+def test_a_heartbeat_figure_that_is_not_a_number_leaves_the_minute_alone(host):
+    sent = time.time()
+    record_heartbeat({"name": host.name, "cpu_percent": 10.0, "load": 1.0, "time": sent})
+    history.record_host_beat(host, {"name": host.name, "cpu_percent": 30.0, "load": "high", "time": sent})
+    row = HostMinute.objects.get(host=host)
+    assert row.beats == 2 and row.cpu_percent == pytest.approx(20.0) and row.load == pytest.approx(1.0)
+
+
+def test_history_days_below_one_is_refused_at_start_up():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, BERTH_HISTORY_DAYS="0")
+    result = subprocess.run([sys.executable, "-c", "import webui.settings"], env=env, capture_output=True, text=True)
+    assert result.returncode != 0 and "BERTH_HISTORY_DAYS=0" in result.stderr

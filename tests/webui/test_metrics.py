@@ -110,3 +110,12 @@ def test_staff_session_may_scrape(owner, container, stats_of):
     response = scrape(client=client_for(owner))
     assert response.status_code == 200
     assert series(response.content.decode())[("container_memory_working_set_bytes", container.name)] == 41_943_040
+
+
+def test_the_token_may_come_from_a_file(tmp_path, monkeypatch):
+    from workers.env import env_str
+
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    monkeypatch.setenv("BERTH_METRICS_TOKEN_FILE", str(path))
+    assert env_str("BERTH_METRICS_TOKEN", "") == TOKEN
