@@ -20,7 +20,7 @@ from ..rootfs import overlay
 from . import etcfiles, monitor, spec as specs
 from .logs import LogLine, read_all
 from .runc import Runc
-from .state import EXITED, RUNNING, ContainerRecord, Status, read_status
+from .state import EXITED, RUNNING, ContainerRecord, Status, StatusCache, read_status
 
 DEFAULT_PIDS_LIMIT = 1024
 DEFAULT_STOP_TIMEOUT = 10.0
@@ -75,6 +75,7 @@ class Containers:
         self.runc = Runc(config)
         self.cgroup_version = cgroups.detect_version()
         self._records: dict[str, tuple[int, ContainerRecord]] = {}  # bundle -> (state.json mtime, record)
+        self._statuses = StatusCache()
         config.containers_dir.mkdir(parents=True, exist_ok=True)
 
     def bundle(self, cid: str) -> Path:
@@ -190,9 +191,10 @@ class Containers:
         for bundle in bundles:
             record = self._cached_record(bundle)
             if record is not None:
-                infos.append(ContainerInfo(record, read_status(Path(bundle))))
+                infos.append(ContainerInfo(record, self._statuses.read(Path(bundle))))
         for gone in self._records.keys() - set(bundles):
             self._records.pop(gone, None)
+        self._statuses.keep_only(set(bundles))
         return sorted(infos, key=lambda i: i.record.created)
 
     def _cached_record(self, bundle: str) -> ContainerRecord | None:
@@ -263,9 +265,11 @@ class Containers:
     def stats(self, cid: str):
         return cgroups.read_stats(self.get(cid).record.cgroup_path, self.cgroup_version)
 
-    def traffic(self, cid: str) -> tuple[int, int] | None:
-        """(received, sent) bytes on the container's network interface, if it has one."""
-        return links.traffic(cid)
+    def traffic(self, record: ContainerRecord) -> tuple[int, int] | None:
+        """(received, sent) bytes on the container's veth; None without one (network none or host)."""
+        if record.network.get("mode") != "bridge":
+            return None
+        return links.traffic(record.id)
 
 
 def _wait_for(path: Path, timeout: float) -> bool:

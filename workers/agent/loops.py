@@ -148,7 +148,7 @@ class Sampler(Loop):
         if reader is None:
             reader = self.readers[info.id] = CgroupReader(info.record.cgroup_path, self.ctx.containers.cgroup_version)
         now = time.monotonic_ns()
-        reading = (now, reader.read(), self.ctx.containers.traffic(info.id))
+        reading = (now, reader.read(), self.ctx.containers.traffic(info.record))
         prev = self.previous.get(info.id)
         self.previous[info.id] = reading
         if prev is None:
