@@ -5,7 +5,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := runc conmon nftables redis-server busybox-static iproute2 curl chromium catatonit
+DEB_PACKAGES := runc conmon nftables redis-server busybox-static iproute2 curl chromium catatonit skopeo
+# Only the tests need these: podman as the other side of image interchange, a registry and htpasswd.
+TEST_DEB_PACKAGES := podman docker-registry apache2-utils
 export BERTH_VAR_DIR ?= $(CURDIR)/var
 
 .PHONY: run stop test deps debs venv
@@ -17,6 +19,7 @@ stop:
 	@deploy/services.sh stop
 
 test: deps
+	@$(MAKE) -s debs DEB_PACKAGES="$(TEST_DEB_PACKAGES)"
 	$(PY) -m pytest
 
 deps: debs venv

@@ -4,6 +4,7 @@
     python -m runtime build -t hello examples/hello-web
     python -m runtime run -d -p 8080:80 -m 64m --cpus 0.5 hello
     python -m runtime ps | logs ID | stats ID | stop ID | rm ID | images
+    python -m runtime pull | push | save | load   (see runtime/cli_images.py)
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import cli_images
 from .cgroups.stats import cpu_percent
 from .config import RuntimeConfig
 from .container.manager import Containers, RunRequest
@@ -72,7 +74,8 @@ def cmd_build(args) -> int:
     config = _config(args)
     context = Path(args.context)
     dockerfile = Path(args.file) if args.file else context / "Dockerfile"
-    options = BuildOptions(tag=args.tag, memory_bytes=parse_size(args.memory), cpus=args.cpus)
+    options = BuildOptions(tag=args.tag, memory_bytes=parse_size(args.memory), cpus=args.cpus,
+                           registries=cli_images.registries(args))
     image = build(config, ImageStore(config), dockerfile.read_text(), context, options, print)
     return 0 if image else 1
 
@@ -179,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-t", "--tag")
     s.add_argument("-m", "--memory", default="1g", help="memory limit of each RUN step")
     s.add_argument("--cpus", type=float, default=None)
+    cli_images.add_registry_option(s)
     s.set_defaults(func=cmd_build)
 
     s = sub.add_parser("run", help="run a container")
@@ -213,6 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("containers", nargs="+")
     s.add_argument("-f", "--force", action="store_true")
     s.set_defaults(func=cmd_rm)
+    cli_images.add_commands(sub, lambda fn: lambda args: fn(args, _config(args)))
     s = sub.add_parser("exited")  # run by conmon's exit command; no help, so not listed
     s.add_argument("bundle")
     s.set_defaults(func=cmd_exited)

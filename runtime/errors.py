@@ -69,3 +69,9 @@ class OCIRuntimeError(BerthError):
 
 class MissingKernelFeature(BerthError):
     code = "missing_feature"
+
+
+class RegistryError(BerthError):
+    """A registry that cannot be reached, refuses the credentials, or lacks the image."""
+
+    code = "registry"

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RuntimeConfig
-from ..errors import DockerfileError, NotFound
+from ..errors import DockerfileError, NotFound, RegistryError
+from ..image import transfer
 from ..image.digest import hex_of
+from ..image.registry import registry_host
 from ..image.store import Image, ImageStore
 from . import dockerfile as df
 from .context import resolve_sources
@@ -31,6 +33,8 @@ class BuildOptions:
     pids_limit: int = 1024
     network: str = "bridge"
     timeout_seconds: float = 3600
+    # Where FROM looks for an image the local store lacks (runtime.image.registry.Registry).
+    registries: tuple = ()
 
 
 @dataclass
@@ -118,16 +122,26 @@ class Builder:
         if ref.lower() == "scratch":
             state = StageState({}, [], [])
         else:
-            try:
-                base = self.store.resolve(ref)
-            except NotFound:
-                raise DockerfileError(f"base image {ref!r} is not in the local store "
-                                      "(bootstrap it or build it first)", line=instruction.line) from None
+            base = self._base_image(ref, instruction.line)
             state = StageState(copy.deepcopy(base.config.get("config", {})), list(base.layers),
                                copy.deepcopy(base.config.get("history", [])))
             self.out(f" ---> {base.short_id}")
         state.meta = meta
         return state
+
+    def _base_image(self, ref: str, line: int) -> Image:
+        """The local store first, then the registry the name names or the configured ones."""
+        try:
+            return self.store.resolve(ref)
+        except NotFound:
+            if not self.options.registries and registry_host(ref) is None:
+                raise DockerfileError(f"base image {ref!r} is not in the local store (bootstrap it or build "
+                                      "it first), and no registry is configured", line=line) from None
+        self.out(f"Pulling {ref}")
+        try:
+            return transfer.pull(self.store, ref, self.options.registries)
+        except (RegistryError, NotFound) as exc:
+            raise DockerfileError(f"base image {ref!r}: {exc.message}", line=line, detail=exc.detail) from None
 
     # instructions
 

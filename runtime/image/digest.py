@@ -14,6 +14,10 @@ def of_bytes(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def of_file(f) -> str:
+    return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def canonical_json(obj) -> bytes:
     """JSON bytes whose digest is stable: sorted keys, no spaces."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()

@@ -19,6 +19,7 @@ from ..errors import NotFound
 from ..linux.files import locked, write_atomic
 from . import digest as digests
 from .layers import write_layer_tar
+from .unpack import unpack_layer
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -113,9 +114,32 @@ class ImageStore:
 
     # images
 
-    def write_image(self, config: dict, layers: list[str], name: str | None = None) -> Image:
-        config = {**config, "rootfs": {"type": "layers", "diff_ids": list(layers)}}
-        config_bytes = digests.canonical_json(config)
+    def add_layer(self, blob: Path, digest: str) -> None:
+        """Move the uncompressed layer tar ``blob`` (already checked to have ``digest``, and
+        on the state directory's filesystem) into the store, unpacked into the overlay form
+        too; a layer already stored is kept as it is."""
+        target = self.layer_dir(digest)
+        if target.is_dir() and self.blob_path(digest).exists():
+            return
+        unpacked = self.new_work_dir("layer")
+        try:
+            with open(blob, "rb") as f:
+                unpack_layer(f, unpacked)
+            os.replace(blob, self.blob_path(digest))  # both in the state directory: a rename
+            try:
+                os.rename(unpacked, target)
+            except OSError:  # stored meanwhile by another import
+                pass
+        finally:
+            shutil.rmtree(unpacked, ignore_errors=True)
+
+    def write_image(self, config: dict, layers: list[str], name: str | None = None,
+                    config_bytes: bytes | None = None) -> Image:
+        """Index an image. ``config_bytes``, when given, are stored as they are (an imported
+        image keeps its ID); otherwise the config is written canonically."""
+        if config_bytes is None:
+            config = {**config, "rootfs": {"type": "layers", "diff_ids": list(layers)}}
+            config_bytes = digests.canonical_json(config)
         config_digest = self.put_blob(config_bytes)
         manifest = {
             "schemaVersion": 2,
