@@ -105,9 +105,13 @@ def cmd_ps(args) -> int:
     for info in Containers(_config(args)).list():
         r, s = info.record, info.status
         state = f"exited({s.exit_code})" if s.state == "exited" else s.state
-        ports = ", ".join(f"{h}->{c}/{p}" for h, c, p in r.network.get("ports", []))
+        ports = ", ".join(_published(*p) for p in r.network.get("ports", []))
         print(f"{r.id[:12]:14} {r.name:20} {r.image:24} {state:12} {ports}")
     return 0
+
+
+def _published(host: int, container: int, proto: str, host_ip: str = "") -> str:
+    return f"{host_ip or '0.0.0.0'}:{host}->{container}/{proto}"
 
 
 def cmd_logs(args) -> int:

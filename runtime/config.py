@@ -32,12 +32,15 @@ class RuntimeConfig:
     netns_prefix: str = "berth"
     # Outbound traffic from containers is NATed out of the host unless turned off.
     allow_outbound: bool = True
+    # Host ports containers may publish, inclusive (the admin's BERTH_PORT_RANGE).
+    port_range: tuple[int, int] = (1024, 65535)
     dns_servers: tuple[str, ...] = field(default=())
 
     def __post_init__(self):
         object.__setattr__(self, "state_dir", Path(self.state_dir))
         object.__setattr__(self, "run_dir", Path(self.run_dir))
         object.__setattr__(self, "dns_servers", tuple(self.dns_servers))
+        object.__setattr__(self, "port_range", tuple(self.port_range))
         validate(self)
 
     @property
@@ -57,10 +60,6 @@ class RuntimeConfig:
         return self.state_dir / "tmp"
 
     @property
-    def ipam_dir(self) -> Path:
-        return self.state_dir / "ipam" / self.bridge
-
-    @property
     def runc_root(self) -> Path:
         return self.run_dir / "runc"
 
@@ -68,11 +67,22 @@ class RuntimeConfig:
     def network(self) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(self.subnet)
 
+    @property
+    def network_prefixlen(self) -> int:
+        """The size of each network cut from the subnet (the default one, each team's):
+        a /16 gives 256 networks of /24; a /24 gives four of /26."""
+        return max(self.network.prefixlen, min(self.network.prefixlen + 8, 26))
+
+    @property
+    def team_network_count(self) -> int:
+        return 2 ** (self.network_prefixlen - self.network.prefixlen) - 1
+
     def to_json(self) -> str:
         data = asdict(self)
         data["state_dir"] = str(self.state_dir)
         data["run_dir"] = str(self.run_dir)
         data["dns_servers"] = list(self.dns_servers)
+        data["port_range"] = list(self.port_range)
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -90,6 +100,13 @@ def validate(config: RuntimeConfig) -> None:
         raise InvalidSpec(f"subnet {config.subnet!r} is not an IPv4 network: {exc}") from None
     if net.num_addresses < 8:
         raise InvalidSpec(f"subnet {config.subnet} is too small for containers")
+    # Teams' bridges are named BRIDGE-N.
+    if config.team_network_count and len(f"{config.bridge}-{config.team_network_count}") > 15:
+        raise InvalidSpec(f"bridge name {config.bridge!r} leaves no room for team bridges "
+                          f"like {config.bridge}-{config.team_network_count} in 15 characters")
+    low, high = config.port_range
+    if not 1 <= low <= high <= 65535:
+        raise InvalidSpec(f"port range {low}-{high} is not within 1-65535, low to high")
     if not config.cgroup_parent.startswith("/"):
         raise InvalidSpec(f"cgroup parent {config.cgroup_parent!r} must be an absolute cgroup path")
     if len(config.netns_prefix) > 20 or "/" in config.netns_prefix:

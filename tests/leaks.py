@@ -10,7 +10,7 @@ import psutil
 from runtime.cgroups import paths as cgroups
 from runtime.config import RuntimeConfig
 from runtime.linux.mounts import mount_points_under
-from runtime.network import links, nft
+from runtime.network import links, networks, nft
 
 
 def _netns(prefix: str) -> set[str]:
@@ -48,8 +48,13 @@ def _snapshot(config: RuntimeConfig) -> dict[str, set]:
     return {
         "mounts": {str(p) for p in mount_points_under(config.state_dir)},
         "netns": _netns(config.netns_prefix),
-        # The run's own veths are the ports of its own bridge; another Berth's are not counted.
-        "veth (bridge ports)": set(links.bridge_ports(config)),
+        # The run's own veths are the ports of its own bridges; another Berth's are not counted.
+        "veth (bridge ports)": {port for bridge in links.bridges_named(config.bridge)
+                                for port in links.bridge_ports(bridge)},
+        # The default bridge stays while the host is set up; a team's goes with its last container.
+        "team bridges": set(links.bridges_named(f"{config.bridge}-")),
+        "team networks": {net.bridge for net in networks.team_networks(config)},
+        "nftables bridge elements": nft.bridges(config) - {config.bridge},
         "cgroups": _cgroups(config),
         "processes": _monitors(config),
         "published ports": nft.published_ports(config),

@@ -18,5 +18,5 @@ def test_suite_left_nothing_behind():
     provider.remove_host(config)
     cgroups.remove(config.cgroup_parent, cgroups.detect_version())
     assert not nft.table_exists(config)
-    assert not links.bridge_ports(config)
+    assert not links.bridges_named(config.bridge)
     assert not cgroups.cgroup_dirs(config.cgroup_parent, cgroups.detect_version())

@@ -14,7 +14,7 @@ from ..cgroups import paths as cgroups
 from ..config import RuntimeConfig
 from ..container.runc import Runc
 from ..linux import mounts
-from ..network import ipam, links
+from ..network import ipam, links, networks
 
 STEP_PREFIX = "build-"
 
@@ -31,11 +31,12 @@ def remove_build_leftovers(config: RuntimeConfig) -> list[str]:
     for cid in _step_containers(config):
         subprocess.run(runc.base_args() + ["delete", "--force", cid], capture_output=True, timeout=30)
         removed.append(f"step container {cid}")
+    net = networks.default(config)  # build steps use the default network
     for ns in os.listdir(links.NETNS_DIR) if links.NETNS_DIR.exists() else []:
         if ns.startswith(f"{config.netns_prefix}-{STEP_PREFIX}"):
-            links.remove_endpoint(config, ns.removeprefix(f"{config.netns_prefix}-"))
+            links.remove_endpoint(config, net, ns.removeprefix(f"{config.netns_prefix}-"))
             removed.append(f"network namespace {ns}")
-    ipam.release_prefix(config, STEP_PREFIX)
+    ipam.release_prefix(net, STEP_PREFIX)
     for point in mounts.mount_points_under(config.tmp_dir):
         mounts.umount(point)
         removed.append(f"mount {point}")

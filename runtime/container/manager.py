@@ -14,7 +14,7 @@ from ..config import RuntimeConfig
 from ..errors import BerthError, InvalidSpec, InvalidState, NotFound
 from ..image.store import Image, ImageStore
 from ..linux.files import locked, write_atomic
-from ..network import links, provider
+from ..network import links, provider, tc
 from ..network.ports import PortMapping
 from ..rootfs import overlay
 from . import etcfiles, monitor, spec as specs
@@ -37,6 +37,9 @@ class RunRequest:
     env: tuple[str, ...] = ()
     ports: tuple[PortMapping, ...] = ()
     network: str = "bridge"
+    team: str = ""  # its team's network; "" for the default network
+    network_receive_bps: int | None = None  # bytes per second, through tc on the veth
+    network_send_bps: int | None = None
     init: bool = False  # run a small init as PID 1 (as `docker run --init`)
     name: str = ""
     labels: tuple[tuple[str, str], ...] = ()
@@ -97,6 +100,7 @@ class Containers:
                                     cgroup_path=record.cgroup_path, memory_bytes=req.memory_bytes,
                                     pids_limit=req.pids_limit, cpus=req.cpus)
         specs.validate(draft)  # before any system call
+        provider.check_request(self.config, req.network, list(req.ports), req.team, _rates(req))
         bundle = self.bundle(req.id)
         if bundle.exists():
             raise InvalidState(f"container {req.id} already exists")
@@ -115,7 +119,7 @@ class Containers:
                 req: RunRequest, bundle: Path) -> None:
         rootfs = overlay.assemble(bundle / "rootfs", self.store.lower_dirs(image.layers))
         uid, gid = etcfiles.resolve_user(rootfs.merged, image.config.get("config", {}).get("User", ""))
-        net = provider.setup(self.config, record.id, req.network, list(req.ports))
+        net = provider.setup(self.config, record.id, req.network, list(req.ports), req.team, _rates(req))
         record.network = net.to_dict()
         record.save(bundle)
         binds = etcfiles.write_etc_files(bundle, record.hostname, net.ip, list(self.config.dns_servers))
@@ -270,6 +274,10 @@ class Containers:
         if record.network.get("mode") != "bridge":
             return None
         return links.traffic(record.id)
+
+
+def _rates(req: RunRequest) -> tc.Rates:
+    return tc.Rates(req.network_receive_bps, req.network_send_bps)
 
 
 def _wait_for(path: Path, timeout: float) -> bool:

@@ -16,6 +16,7 @@ from ..config import RuntimeConfig
 from ..errors import OCIRuntimeError
 from . import ipam, netns
 from .netns import NETNS_DIR
+from .networks import Network
 
 
 @dataclass(frozen=True)
@@ -55,59 +56,75 @@ def _sysctl(path: str, value: str) -> None:
         f.write(value)
 
 
-def ensure_bridge(config: RuntimeConfig) -> None:
+def ensure_bridge(net: Network) -> None:
     from pyroute2 import IPRoute, NetlinkError
 
-    gw = ipam.gateway(config)
     with IPRoute() as ipr:
-        if not ipr.link_lookup(ifname=config.bridge):
+        if not ipr.link_lookup(ifname=net.bridge):
             try:
-                ipr.link("add", ifname=config.bridge, kind="bridge")
+                ipr.link("add", ifname=net.bridge, kind="bridge")
             except NetlinkError as exc:
                 if exc.code != errno.EEXIST:  # another process made it first
-                    raise OCIRuntimeError(f"unable to create bridge {config.bridge}: {exc}") from None
-        index = ipr.link_lookup(ifname=config.bridge)[0]
-        addresses = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=index)}
-        if str(gw) not in addresses:
-            try:
-                ipr.addr("add", index=index, address=str(gw), prefixlen=config.network.prefixlen)
-            except NetlinkError as exc:
-                if exc.code != errno.EEXIST:
-                    raise OCIRuntimeError(f"unable to address bridge {config.bridge}: {exc}") from None
+                    raise OCIRuntimeError(f"unable to create bridge {net.bridge}: {exc}") from None
+        index = ipr.link_lookup(ifname=net.bridge)[0]
+        _address_bridge(ipr, index, net)
         ipr.link("set", index=index, state="up")
     _sysctl("net/ipv4/ip_forward", "1")
     # Lets DNAT send 127.0.0.1-addressed traffic out to the bridge.
-    _sysctl(f"net/ipv4/conf/{config.bridge}/route_localnet", "1")
+    _sysctl(f"net/ipv4/conf/{net.bridge}/route_localnet", "1")
 
 
-def remove_bridge(config: RuntimeConfig) -> None:
+def _address_bridge(ipr, index: int, net: Network) -> None:
+    from pyroute2 import NetlinkError
+
+    wanted = (str(net.gateway), net.subnet.prefixlen)
+    for addr in ipr.get_addr(index=index):
+        have = (addr.get_attr("IFA_ADDRESS"), addr["prefixlen"])
+        if have == wanted:
+            return
+        if have[0] == wanted[0]:  # a bridge from before the subnet was cut into networks
+            ipr.addr("del", index=index, address=have[0], prefixlen=have[1])
+    try:
+        ipr.addr("add", index=index, address=wanted[0], prefixlen=wanted[1])
+    except NetlinkError as exc:
+        if exc.code != errno.EEXIST:
+            raise OCIRuntimeError(f"unable to address bridge {net.bridge}: {exc}") from None
+
+
+def remove_bridge(name: str) -> None:
+    _delete_link(name)
+
+
+def bridge_ports(bridge: str) -> list[str]:
     from pyroute2 import IPRoute
 
     with IPRoute() as ipr:
-        for index in ipr.link_lookup(ifname=config.bridge):
-            ipr.link("del", index=index)
-
-
-def bridge_ports(config: RuntimeConfig) -> list[str]:
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        found = ipr.link_lookup(ifname=config.bridge)
+        found = ipr.link_lookup(ifname=bridge)
         if not found:
             return []
         return [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()
                 if link.get_attr("IFLA_MASTER") == found[0]]
 
 
-def create_endpoint(config: RuntimeConfig, cid: str) -> Endpoint:
-    """A fresh network namespace joined to the bridge by a veth pair, with an address."""
+def bridges_named(prefix: str) -> list[str]:
+    """Every bridge whose name starts with ``prefix``: a runtime's default and team bridges."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        return [name for link in ipr.get_links()
+                if (name := link.get_attr("IFLA_IFNAME")).startswith(prefix)
+                and link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "bridge"]
+
+
+def create_endpoint(config: RuntimeConfig, net: Network, cid: str) -> Endpoint:
+    """A fresh network namespace joined to the network's bridge by a veth pair, with an address."""
     from pyroute2 import IPRoute, NetlinkError
 
     name = netns_name(config, cid)
     host_if = host_veth_name(cid)
     peer = f"bp{cid[:12]}"
-    ip = ipam.allocate(config, cid)
-    gw = ipam.gateway(config)
+    ip = ipam.allocate(net, cid)
+    gw = net.gateway
     try:
         netns.create(name)
         ns_fd = os.open(NETNS_DIR / name, os.O_RDONLY)
@@ -115,15 +132,15 @@ def create_endpoint(config: RuntimeConfig, cid: str) -> Endpoint:
             with IPRoute() as ipr:
                 ipr.link("add", ifname=host_if, kind="veth", peer={"ifname": peer, "net_ns_fd": ns_fd})
                 index = ipr.link_lookup(ifname=host_if)[0]
-                bridge = ipr.link_lookup(ifname=config.bridge)[0]
+                bridge = ipr.link_lookup(ifname=net.bridge)[0]
                 ipr.link("set", index=index, master=bridge, state="up")
         finally:
             os.close(ns_fd)
-        _configure_inside(name, peer, ip, gw, config.network.prefixlen)
+        _configure_inside(name, peer, ip, gw, net.subnet.prefixlen)
     except (NetlinkError, OSError) as exc:
-        remove_endpoint(config, cid)
+        remove_endpoint(config, net, cid)
         raise OCIRuntimeError(f"unable to set up the network of container {cid}: {exc}") from None
-    return Endpoint(name, host_if, str(ip), str(gw), config.network.prefixlen)
+    return Endpoint(name, host_if, str(ip), str(gw), net.subnet.prefixlen)
 
 
 def _configure_inside(ns_name: str, peer: str, ip: ipaddress.IPv4Address,
@@ -143,7 +160,7 @@ def _configure_inside(ns_name: str, peer: str, ip: ipaddress.IPv4Address,
     netns.run_in(ns_name, configure)
 
 
-def remove_endpoint(config: RuntimeConfig, cid: str) -> None:
+def remove_endpoint(config: RuntimeConfig, net: Network, cid: str) -> None:
     """Remove what ``create_endpoint`` made; safe to call again or on a half-made endpoint."""
     name = netns_name(config, cid)
     if (NETNS_DIR / name).exists():
@@ -154,7 +171,7 @@ def remove_endpoint(config: RuntimeConfig, cid: str) -> None:
         time.sleep(0.01)
     if host_link.exists():  # made, but never moved into a namespace
         _delete_link(host_veth_name(cid))
-    ipam.release(config, cid)
+    ipam.release(net, cid)
 
 
 def _delete_link(name: str) -> None:

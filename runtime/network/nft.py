@@ -1,10 +1,12 @@
 """Port mappings and container firewall rules with nftables, through the nft tool.
 
-One table per runtime instance. Port mappings are elements of a map, so adding
-and removing one never rewrites rules. Published ports answer on every local
-address, 127.0.0.1 included: DNAT happens in both the prerouting and the output
-hooks, and loopback sources are masqueraded on their way to the bridge (which
-needs route_localnet on the bridge).
+One table per runtime instance. Port mappings are elements of a map, and the
+runtime's bridges elements of a set, so publishing a port or adding a team's
+bridge never rewrites rules. Published ports answer on every local address
+(or the one chosen), 127.0.0.1 included: DNAT happens in both the prerouting
+and the output hooks, and loopback sources are masqueraded on their way to the
+bridge (which needs route_localnet on the bridge). The forward chain keeps
+teams apart, and holds containers in when outbound traffic is off.
 """
 from __future__ import annotations
 
@@ -25,58 +27,134 @@ def _nft(script: str, what: str) -> str:
 
 
 def base_ruleset(config: RuntimeConfig) -> str:
-    t, br, net = config.nft_table, config.bridge, config.subnet
-    lines = [f"add table ip {t}"]
+    t, net = config.nft_table, config.subnet
+    lines = [f"add table ip {t}",
+             # Every bridge of this runtime (the default one and teams'), and each one paired
+             # with itself: traffic between two containers of one bridge is what is allowed.
+             f"add set ip {t} bridges {{ type ifname ; }}",
+             f"add set ip {t} same_bridge {{ type ifname . ifname ; }}"]
     for proto in PROTOCOLS:
         lines.append(f"add map ip {t} {proto}_ports {{ type inet_service : ipv4_addr . inet_service ; }}")
+        lines.append(f"add map ip {t} {proto}_addr_ports "
+                     f"{{ type ipv4_addr . inet_service : ipv4_addr . inet_service ; }}")
     # nft 1.0.6 needs numeric priorities in the output hook.
     chains = {"prerouting": "nat hook prerouting priority -100", "output": "nat hook output priority -100",
-              "postrouting": "nat hook postrouting priority 100", "input": "filter hook input priority 0"}
+              "postrouting": "nat hook postrouting priority 100", "input": "filter hook input priority 0",
+              "forward": "filter hook forward priority 0"}
     for name, hook in chains.items():
         lines += [f"add chain ip {t} {name} {{ type {hook} ; }}", f"flush chain ip {t} {name}"]
     for hook in ("prerouting", "output"):
         for proto in PROTOCOLS:
+            # A mapping bound to one host address first, then those on every address.
+            lines.append(f"add rule ip {t} {hook} fib daddr type local "
+                         f"dnat ip to ip daddr . {proto} dport map @{proto}_addr_ports")
             lines.append(f"add rule ip {t} {hook} fib daddr type local dnat ip to {proto} dport map @{proto}_ports")
-    lines.append(f'add rule ip {t} postrouting oifname "{br}" ip saddr 127.0.0.0/8 masquerade')
+    lines.append(f"add rule ip {t} postrouting oifname @bridges ip saddr 127.0.0.0/8 masquerade")
     if config.allow_outbound:
-        lines.append(f'add rule ip {t} postrouting ip saddr {net} oifname != "{br}" masquerade')
+        lines.append(f"add rule ip {t} postrouting ip saddr {net} oifname != @bridges masquerade")
     # Containers may answer the host but not open connections to its services.
-    lines.append(f'add rule ip {t} input iifname "{br}" ct state established,related accept')
-    lines.append(f'add rule ip {t} input iifname "{br}" drop')
+    lines.append(f"add rule ip {t} input iifname @bridges ct state established,related accept")
+    lines.append(f"add rule ip {t} input iifname @bridges drop")
+    lines += _forward_rules(config)
     return "\n".join(lines) + "\n"
+
+
+def _forward_rules(config: RuntimeConfig) -> list[str]:
+    t = config.nft_table
+    rules = [
+        # Published ports are open to anyone who reaches the host, other teams' containers too.
+        f"add rule ip {t} forward ct status dnat accept",
+        # Bridge peers: with br_netfilter the bridged packets pass here too, in and out the same bridge.
+        f"add rule ip {t} forward iifname . oifname @same_bridge accept",
+        # From one team's bridge to another's: routed by the host, and refused.
+        f"add rule ip {t} forward iifname @bridges oifname @bridges drop",
+    ]
+    if not config.allow_outbound:
+        rules += [f"add rule ip {t} forward iifname @bridges ct state established,related accept",
+                  f"add rule ip {t} forward iifname @bridges drop"]
+    return rules
 
 
 def ensure_ruleset(config: RuntimeConfig) -> None:
     _nft(base_ruleset(config), f"set up nftables table {config.nft_table}")
 
 
-def add_ports(config: RuntimeConfig, ip: str, ports: list[tuple[int, int, str]]) -> None:
+def add_bridge(config: RuntimeConfig, bridge: str) -> None:
+    t = config.nft_table
+    _nft(f'add element ip {t} bridges {{ "{bridge}" }}\n'
+         f'add element ip {t} same_bridge {{ "{bridge}" . "{bridge}" }}\n', f"add bridge {bridge} to nftables")
+
+
+def remove_bridge(config: RuntimeConfig, bridge: str) -> None:
+    for name, element in (("same_bridge", f'"{bridge}" . "{bridge}"'), ("bridges", f'"{bridge}"')):
+        # One element per call: a missing one must not stop the other being removed.
+        subprocess.run(["nft", "delete", "element", "ip", config.nft_table, name, f"{{ {element} }}"],
+                       capture_output=True, timeout=30)
+
+
+def bridges(config: RuntimeConfig) -> set[str]:
+    return set(_set_elements(config, "bridges"))
+
+
+def _map_key(host_ip: str, host: int) -> str:
+    return f"{host_ip} . {host}" if host_ip else str(host)
+
+
+def _map_name(proto: str, host_ip: str) -> str:
+    return f"{proto}_addr_ports" if host_ip else f"{proto}_ports"
+
+
+def add_ports(config: RuntimeConfig, ip: str, ports: list[tuple]) -> None:
     if not ports:
         return
-    script = "".join(f"add element ip {config.nft_table} {proto}_ports {{ {host} : {ip} . {cport} }}\n"
-                     for host, cport, proto in ports)
+    script = "".join(f"add element ip {config.nft_table} {_map_name(proto, host_ip)} "
+                     f"{{ {_map_key(host_ip, host)} : {ip} . {cport} }}\n"
+                     for host, cport, proto, host_ip in map(_full, ports))
     _nft(script, f"publish ports {ports} for {ip}")
 
 
-def remove_ports(config: RuntimeConfig, ports: list[tuple[int, int, str]]) -> None:
-    for host, _, proto in ports:
+def _full(port: tuple) -> tuple[int, int, str, str]:
+    # Records written before host addresses could be chosen hold (host, container, protocol).
+    return tuple(port) + ("",) * (4 - len(port))
+
+
+def remove_ports(config: RuntimeConfig, ports: list[tuple]) -> None:
+    for host, _, proto, host_ip in map(_full, ports):
         # One element per call: a missing element must not stop the others being removed.
-        subprocess.run(["nft", "delete", "element", "ip", config.nft_table, f"{proto}_ports",
-                        f"{{ {host} }}"], capture_output=True, timeout=30)
+        subprocess.run(["nft", "delete", "element", "ip", config.nft_table, _map_name(proto, host_ip),
+                        f"{{ {_map_key(host_ip, host)} }}"], capture_output=True, timeout=30)
 
 
-def published_ports(config: RuntimeConfig) -> set[tuple[int, str]]:
+def _list_table(config: RuntimeConfig) -> list[dict]:
     proc = subprocess.run(["nft", "-j", "list", "table", "ip", config.nft_table],
                           capture_output=True, text=True, timeout=30)
     if proc.returncode != 0:
-        return set()
+        return []
+    return json.loads(proc.stdout).get("nftables", [])
+
+
+def _set_elements(config: RuntimeConfig, name: str) -> list:
+    for item in _list_table(config):
+        found = item.get("set") or item.get("map")
+        if found and found.get("name") == name:
+            return found.get("elem", [])
+    return []
+
+
+def published_ports(config: RuntimeConfig) -> set[tuple[str, int, str]]:
+    """(host address, or "" for every address; host port; protocol) of each published port."""
     found = set()
-    for item in json.loads(proc.stdout).get("nftables", []):
+    for item in _list_table(config):
         m = item.get("map")
-        if m and m.get("name", "").endswith("_ports"):
-            proto = m["name"].split("_")[0]
-            for elem in m.get("elem", []):
-                found.add((int(elem[0]), proto))
+        if not (m and m.get("name", "").split("_", 1)[-1] in ("ports", "addr_ports")):
+            continue
+        proto = m["name"].split("_")[0]
+        for key, _ in m.get("elem", []):
+            if isinstance(key, dict):  # a concatenation: address . port
+                host_ip, port = key["concat"]
+                found.add((host_ip, int(port), proto))
+            else:
+                found.add(("", int(key), proto))
     return found
 
 

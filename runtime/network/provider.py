@@ -1,13 +1,15 @@
 """The network provider: what a container's network is, set up and torn down as one."""
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass
 
 from ..config import RuntimeConfig
 from ..errors import InvalidSpec, PortInUse
 from ..linux.files import locked
-from . import links, nft
-from .ports import PortMapping, check_free, check_unique
+from . import links, networks, nft, tc
+from .networks import Network
+from .ports import PortMapping, check_allowed, check_free, check_unique
 
 MODES = ("bridge", "none")
 
@@ -18,52 +20,107 @@ class NetworkInfo:
     netns_path: str | None = None
     ip: str | None = None
     gateway: str | None = None
-    ports: tuple[tuple[int, int, str], ...] = ()
+    ports: tuple[tuple, ...] = ()
+    bridge: str | None = None
+    team: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def ensure_host(config: RuntimeConfig) -> None:
-    links.ensure_bridge(config)
-    nft.ensure_ruleset(config)
-
-
-def setup(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping]) -> NetworkInfo:
+def check_request(config: RuntimeConfig, mode: str, ports: list[PortMapping], team: str = "",
+                  rates: tc.Rates = tc.Rates()) -> None:
+    """What can be checked before any system call."""
     if mode not in MODES:
         raise InvalidSpec(f"network mode {mode!r} is not one of {', '.join(MODES)}")
-    if mode == "none":
-        if ports:
-            raise InvalidSpec("ports cannot be published with network mode none")
-        return NetworkInfo("none")
+    if mode == "none" and ports:
+        raise InvalidSpec("ports cannot be published with network mode none")
+    if mode == "none" and rates.limited:
+        raise InvalidSpec("network rate limits need network mode bridge")
     check_unique(ports)
+    check_allowed(ports, config.port_range)
+    networks.check_team(team)
+    tc.check(rates)
+
+
+def ensure_host(config: RuntimeConfig) -> None:
+    nft.ensure_ruleset(config)
+    _ensure_network(config, networks.default(config))
+
+
+def _ensure_network(config: RuntimeConfig, net: Network) -> None:
+    links.ensure_bridge(net)
+    nft.add_bridge(config, net.bridge)
+
+
+def setup(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], team: str = "",
+          rates: tc.Rates = tc.Rates()) -> NetworkInfo:
+    check_request(config, mode, ports, team, rates)
+    if mode == "none":
+        return NetworkInfo("none")
     ensure_host(config)
-    # Check and publish under one lock, so two containers cannot both take a port.
-    with locked(config.state_dir / "network.lock"):
-        published = nft.published_ports(config)
-        for mapping in ports:
-            if (mapping.host, mapping.protocol) in published:
-                raise PortInUse(f"host port {mapping.host}/{mapping.protocol} is already published by another container")
-            check_free(mapping)
-        endpoint = links.create_endpoint(config, cid)
+    # Check and publish under one lock, so two containers cannot both take a port, and
+    # a team's network is not removed while a container joins it.
+    with locked(_lock_path(config)):
+        _check_ports_free(config, ports)
+        net = networks.for_team(config, team)
+        _ensure_network(config, net)
+        endpoint = links.create_endpoint(config, net, cid)
         tuples = [m.as_tuple() for m in ports]
         try:
             nft.add_ports(config, endpoint.ip, tuples)
+            tc.limit(endpoint, rates)
         except Exception:
-            links.remove_endpoint(config, cid)
+            nft.remove_ports(config, tuples)
+            links.remove_endpoint(config, net, cid)
+            _remove_if_unused(config, net)
             raise
-    return NetworkInfo("bridge", endpoint.netns_path, endpoint.ip, endpoint.gateway, tuple(tuples))
+    return NetworkInfo("bridge", endpoint.netns_path, endpoint.ip, endpoint.gateway, tuple(tuples),
+                       net.bridge, team)
+
+
+def _lock_path(config: RuntimeConfig):
+    return config.state_dir / "network.lock"
+
+
+def _check_ports_free(config: RuntimeConfig, ports: list[PortMapping]) -> None:
+    published = nft.published_ports(config)
+    for mapping in ports:
+        if any(mapping.clashes_with(*p) for p in published):
+            raise PortInUse(f"host port {mapping.host}/{mapping.protocol} is already published by another container")
+        check_free(mapping)
 
 
 def teardown(config: RuntimeConfig, cid: str, info: NetworkInfo) -> None:
     """Idempotent: after a crash it may run on a half-made network."""
     if info.mode != "bridge":
         return
+    net = networks.by_bridge(config, info.bridge)
     nft.remove_ports(config, list(info.ports))
-    links.remove_endpoint(config, cid)
+    links.remove_endpoint(config, net, cid)
+    with locked(_lock_path(config)):
+        _remove_if_unused(config, net)
+
+
+def _remove_if_unused(config: RuntimeConfig, net: Network) -> None:
+    """A team's network goes with its last container (the default network stays)."""
+    if net.bridge == config.bridge or networks.in_use(net):
+        return
+    _remove_team_network(config, net)
+
+
+def _remove_team_network(config: RuntimeConfig, net: Network) -> None:
+    nft.remove_bridge(config, net.bridge)
+    links.remove_bridge(net.bridge)
+    networks.release(config, net)
+    shutil.rmtree(net.ipam_dir, ignore_errors=True)
 
 
 def remove_host(config: RuntimeConfig) -> None:
-    """Remove the bridge and the nftables table (when no container is left)."""
+    """Remove the bridges and the nftables table (when no container is left)."""
+    for net in networks.team_networks(config):
+        _remove_team_network(config, net)
     nft.remove_table(config)
-    links.remove_bridge(config)
+    for bridge in links.bridges_named(f"{config.bridge}-"):  # left by a crash before it was recorded
+        links.remove_bridge(bridge)
+    links.remove_bridge(config.bridge)
