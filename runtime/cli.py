@@ -75,7 +75,7 @@ def cmd_build(args) -> int:
     context = Path(args.context)
     dockerfile = Path(args.file) if args.file else context / "Dockerfile"
     options = BuildOptions(tag=args.tag, memory_bytes=parse_size(args.memory), cpus=args.cpus,
-                           registries=cli_images.registries(args))
+                           registries=cli_images.registries(args), no_cache=args.no_cache)
     image = build(config, ImageStore(config), dockerfile.read_text(), context, options, print)
     return 0 if image else 1
 
@@ -186,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-t", "--tag")
     s.add_argument("-m", "--memory", default="1g", help="memory limit of each RUN step")
     s.add_argument("--cpus", type=float, default=None)
+    s.add_argument("--no-cache", action="store_true", help="run every step again")
     cli_images.add_registry_option(s)
     s.set_defaults(func=cmd_build)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import posixpath
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ..image.digest import hex_of
 from ..image.registry import registry_host
 from ..image.store import Image, ImageStore
 from . import dockerfile as df
+from .cache import BuildCache, sources_digest
 from .context import resolve_sources
 from .steps import RunCommand, StepLimits, StepRunner
 
@@ -35,6 +37,7 @@ class BuildOptions:
     timeout_seconds: float = 3600
     # Where FROM looks for an image the local store lacks (runtime.image.registry.Registry).
     registries: tuple = ()
+    no_cache: bool = False  # build every step again (the new layers are still recorded)
 
 
 @dataclass
@@ -73,6 +76,14 @@ class StageState:
         return tuple(self.config.get("Shell") or DEFAULT_SHELL)
 
 
+def _cache_fields(instruction) -> dict:
+    """What an expanded instruction says, without where it stands in the file."""
+    fields = instruction.describe()
+    for where in ("line", "end_line", "original"):
+        fields.pop(where, None)
+    return fields
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -84,6 +95,7 @@ class Builder:
         self.out = on_output
         self.steps = StepRunner(config, store, StepLimits(options.memory_bytes, options.cpus, options.pids_limit,
                                                           options.network, options.timeout_seconds))
+        self.cache = BuildCache(store, config.state_dir / "build-cache")
 
     def build(self, text: str, context: Path) -> Image:
         parsed = df.parse(text)
@@ -150,14 +162,25 @@ class Builder:
         if handler is None:
             raise DockerfileError(f"{instruction.keyword} is not supported by this builder yet",
                                   line=instruction.line)
+        started = time.monotonic()
         created_by, digest = handler(state, instruction, context)
         entry = {"created": _now(), "created_by": created_by}
         if digest is None:
             entry["empty_layer"] = True
         else:
             state.layers.append(digest)
-            self.out(f" ---> {hex_of(digest)[:12]}")
+            self.out(f" ---> {hex_of(digest)[:12]} ({time.monotonic() - started:.2f} s)")
         state.history.append(entry)
+
+    def _cached(self, key: str, make_layer) -> str:
+        """The layer recorded under ``key``, or a new one from ``make_layer()``."""
+        layer = None if self.options.no_cache else self.cache.get(key)
+        if layer is not None:
+            self.out(" ---> Using cache")
+            return layer
+        layer = make_layer()
+        self.cache.put(key, layer)
+        return layer
 
     def _nop(self, instruction) -> tuple[str, None]:
         return f"/bin/sh -c #(nop) {instruction.original}", None
@@ -167,7 +190,9 @@ class Builder:
         env = {**state.args, **state.env}  # build args are visible to RUN, not kept in the image
         cmd = RunCommand(args=tuple(args), env=tuple(f"{k}={v}" for k, v in env.items()),
                          workdir=state.workdir, user=state.config.get("User", ""), line=ins.line)
-        digest, _ = self.steps.run(state.layers, cmd, self.out)
+        key = self.cache.key(step="run", parent=state.layers, args=cmd.args, env=cmd.env, workdir=cmd.workdir,
+                             user=cmd.user)
+        digest = self._cached(key, lambda: self.steps.run(state.layers, cmd, self.out)[0])
         return f"/bin/sh -c {ins.original[4:].strip()}", digest
 
     def _do_copy(self, state: StageState, ins: df.Copy, context: Path):
@@ -179,7 +204,11 @@ class Builder:
         if any(s.startswith(("http://", "https://")) for s in ins.sources):
             raise DockerfileError("ADD from a URL is not supported by this builder yet", line=ins.line)
         sources = resolve_sources(context, list(ins.sources), ins.line)
-        digest, _ = self.steps.copy(state.layers, sources, ins.dest, state.workdir, ins.chown, ins.line)
+        # The key: the whole expanded instruction (its flags too) and what the sources hold.
+        key = self.cache.key(step="copy", parent=state.layers, instruction=_cache_fields(ins),
+                             workdir=state.workdir, sources=sources_digest(sources))
+        digest = self._cached(key, lambda: self.steps.copy(state.layers, sources, ins.dest, state.workdir,
+                                                           ins.chown, ins.line)[0])
         return f"/bin/sh -c #(nop) {ins.original}", digest
 
     _do_add = _do_copy

@@ -18,7 +18,9 @@ from ..conftest import EXAMPLES
 def builder(no_leaks, runtime_config, store):
     def run(text: str, context, tag: str | None = None):
         lines: list[str] = []
-        image = build(runtime_config, store, text, context, BuildOptions(tag=tag, memory_bytes=256 << 20), lines.append)
+        # Without the cache: these tests watch the steps run (tests/runtime/test_build_cache.py has the cache).
+        options = BuildOptions(tag=tag, memory_bytes=256 << 20, no_cache=True)
+        image = build(runtime_config, store, text, context, options, lines.append)
         return image, lines
     return run
 
@@ -69,7 +71,7 @@ def test_env_and_build_args_reach_run(builder, tmp_path):
 
 
 def test_a_step_past_the_time_limit_is_stopped_and_named(no_leaks, runtime_config, store, tmp_path):
-    options = BuildOptions(memory_bytes=64 << 20, timeout_seconds=1)
+    options = BuildOptions(memory_bytes=64 << 20, timeout_seconds=1, no_cache=True)
     started = time.monotonic()
     with pytest.raises(DockerfileError, match="line 2: the build ran past its time limit of 1 s"):
         build(runtime_config, store, "FROM busybox\nRUN sleep 600\n", tmp_path, options, lambda line: None)
