@@ -3,7 +3,7 @@
     python -m runtime bootstrap busybox
     python -m runtime build -t hello examples/hello-web
     python -m runtime run -d -p 8080:80 -m 64m --cpus 0.5 hello
-    python -m runtime ps | logs ID | stats ID | stop ID | rm ID | images
+    python -m runtime ps | logs ID | stats ID | stop ID | kill ID | start ID | restart ID | rm ID | images
     python -m runtime pull | push | save | load   (see runtime/cli_images.py)
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ def cmd_run(args) -> int:
     req = RunRequest(image=args.image, memory_bytes=parse_size(args.memory), cpus=args.cpus,
                      pids_limit=args.pids_limit, command=tuple(args.command), env=tuple(args.env),
                      ports=tuple(portmaps.parse(p) for p in args.publish), network=args.network,
-                     init=args.init, name=args.name or "")
+                     init=args.init, name=args.name or "", restart=args.restart)
     info = containers.run(req)
     if args.detach:
         print(info.id)
@@ -101,12 +101,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_ps(args) -> int:
-    print(f"{'CONTAINER ID':14} {'NAME':20} {'IMAGE':24} {'STATUS':12} PORTS")
+    print(f"{'CONTAINER ID':14} {'NAME':20} {'IMAGE':24} {'STATUS':12} {'RESTARTS':9} PORTS")
     for info in Containers(_config(args)).list():
         r, s = info.record, info.status
         state = f"exited({s.exit_code})" if s.state == "exited" else s.state
         ports = ", ".join(_published(*p) for p in r.network.get("ports", []))
-        print(f"{r.id[:12]:14} {r.name:20} {r.image:24} {state:12} {ports}")
+        print(f"{r.id[:12]:14} {r.name:20} {r.image:24} {state:12} {r.restart_count:<9} {ports}")
     return 0
 
 
@@ -145,6 +145,22 @@ def cmd_stop(args) -> int:
     return 0
 
 
+def cmd_kill(args) -> int:
+    Containers(_config(args)).kill(args.container, args.signal)
+    print(args.container)
+    return 0
+
+
+def cmd_start(args) -> int:
+    print(Containers(_config(args)).start(args.container).id)
+    return 0
+
+
+def cmd_restart(args) -> int:
+    print(Containers(_config(args)).restart(args.container, timeout=args.time).id)
+    return 0
+
+
 def cmd_rm(args) -> int:
     containers = Containers(_config(args))
     for cid in args.containers:
@@ -159,7 +175,7 @@ def cmd_exited(args) -> int:
     if not (bundle / "state.json").exists():
         return 0  # removed already: whoever removed it cleaned up
     config = RuntimeConfig.from_json(ContainerRecord.load(bundle).runtime_config)
-    Containers(config).cleanup(bundle)
+    Containers(config).cleanup(bundle, args.run)
     return 0
 
 
@@ -203,6 +219,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--pids-limit", type=int, default=1024)
     s.add_argument("--network", default="bridge", choices=["bridge", "none"])
     s.add_argument("--init", action="store_true", help="run an init as PID 1 that forwards signals")
+    s.add_argument("--restart", default="no", metavar="POLICY",
+                   help="no, on-failure[:N], always or unless-stopped (applied by the host agent)")
     s.set_defaults(func=cmd_run)
 
     sub.add_parser("ps", help="list containers").set_defaults(func=cmd_ps)
@@ -218,6 +236,17 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("container")
     s.add_argument("-t", "--time", type=float, default=10.0)
     s.set_defaults(func=cmd_stop)
+    s = sub.add_parser("kill", help="send a signal to a container")
+    s.add_argument("container")
+    s.add_argument("-s", "--signal", default="KILL")
+    s.set_defaults(func=cmd_kill)
+    s = sub.add_parser("start", help="start a stopped container again")
+    s.add_argument("container")
+    s.set_defaults(func=cmd_start)
+    s = sub.add_parser("restart", help="stop a container and start it again")
+    s.add_argument("container")
+    s.add_argument("-t", "--time", type=float, default=10.0)
+    s.set_defaults(func=cmd_restart)
     s = sub.add_parser("rm", help="remove containers")
     s.add_argument("containers", nargs="+")
     s.add_argument("-f", "--force", action="store_true")
@@ -225,6 +254,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_images.add_commands(sub, lambda fn: lambda args: fn(args, _config(args)))
     s = sub.add_parser("exited")  # run by conmon's exit command; no help, so not listed
     s.add_argument("bundle")
+    s.add_argument("run", type=int, nargs="?")
     s.set_defaults(func=cmd_exited)
     return p
 

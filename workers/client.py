@@ -28,5 +28,13 @@ def queue_stop(host: str, container_id: int, runtime_id: str) -> None:
     app.send_task(contracts.AGENT_STOP, args=[container_id, runtime_id], queue=config.host_queue(host))
 
 
-def queue_remove(host: str, container_id: int, runtime_id: str) -> None:
-    app.send_task(contracts.AGENT_REMOVE, args=[container_id, runtime_id], queue=config.host_queue(host))
+def queue_kill(host: str, container_id: int, runtime_id: str, signal: str) -> None:
+    app.send_task(contracts.AGENT_KILL, args=[container_id, runtime_id, signal], queue=config.host_queue(host))
+
+
+def queue_restart(host: str, container_id: int, runtime_id: str) -> None:
+    app.send_task(contracts.AGENT_RESTART, args=[container_id, runtime_id], queue=config.host_queue(host))
+
+
+def queue_remove(host: str, container_id: int, runtime_id: str, force: bool = False) -> None:
+    app.send_task(contracts.AGENT_REMOVE, args=[container_id, runtime_id, force], queue=config.host_queue(host))

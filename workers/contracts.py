@@ -9,6 +9,8 @@ from __future__ import annotations
 AGENT_BUILD = "agent.build"
 AGENT_RUN = "agent.run"
 AGENT_STOP = "agent.stop"
+AGENT_KILL = "agent.kill"
+AGENT_RESTART = "agent.restart"
 AGENT_REMOVE = "agent.remove"
 
 # Sent to the control queue, run by the control worker.
@@ -28,16 +30,27 @@ BUILD_TRANSITIONS = {
     BUILD_FAILED: set(),
 }
 
-# Container states, likewise.
+# Container states, likewise. An exited or failed (lost) container runs again when it is
+# restarted, by hand or by its restart policy: the same container, as `docker restart`.
 C_PENDING, C_RUNNING, C_EXITED, C_FAILED, C_REMOVED = "pending", "running", "exited", "failed", "removed"
 CONTAINER_STATES = (C_PENDING, C_RUNNING, C_EXITED, C_FAILED, C_REMOVED)
 CONTAINER_TRANSITIONS = {
     C_PENDING: {C_RUNNING, C_FAILED, C_REMOVED},
-    C_RUNNING: {C_EXITED, C_REMOVED},
-    C_EXITED: {C_REMOVED},
-    C_FAILED: {C_REMOVED},
+    C_RUNNING: {C_EXITED, C_FAILED, C_REMOVED},
+    C_EXITED: {C_RUNNING, C_REMOVED},
+    C_FAILED: {C_RUNNING, C_REMOVED},
     C_REMOVED: set(),
 }
+# What the web lets a user ask of a container in each state; the agent checks again.
+CONTAINER_ACTIONS = {
+    "stop": {C_RUNNING},
+    "kill": {C_RUNNING},
+    "restart": {C_RUNNING, C_EXITED, C_FAILED},
+    "remove": {C_PENDING, C_RUNNING, C_EXITED, C_FAILED},
+    "exec": {C_RUNNING},
+}
+# Restart policies as Docker spells them; the runtime parses them again (runtime/container/restart.py).
+RESTART_POLICY_PATTERN = r"^(no|always|unless-stopped|on-failure(:\d{1,6})?)$"
 
 
 def can_move(transitions: dict, current: str, new: str) -> bool:
@@ -51,9 +64,10 @@ def build_job(build_id: int, dockerfile: str, tag: str, memory_bytes: int, cpus:
 
 
 def run_job(container_id: int, runtime_id: str, image: str, ports: list[str], memory_bytes: int,
-            cpus: float | None, env: list[str], name: str, init: bool = True) -> dict:
+            cpus: float | None, env: list[str], name: str, init: bool = True, restart: str = "no") -> dict:
     return {"container_id": container_id, "runtime_id": runtime_id, "image": image, "ports": ports,
-            "memory_bytes": memory_bytes, "cpus": cpus, "env": env, "name": name, "init": init}
+            "memory_bytes": memory_bytes, "cpus": cpus, "env": env, "name": name, "init": init,
+            "restart": restart}
 
 
 def error(code: str, message: str, detail: str = "") -> dict:

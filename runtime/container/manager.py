@@ -1,9 +1,11 @@
 """Container lifecycle: run, stop, kill, remove, list, and the cleanup after exit."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
+import signal as signals
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,10 +19,10 @@ from ..linux.files import locked, write_atomic
 from ..network import links, provider, tc
 from ..network.ports import PortMapping
 from ..rootfs import overlay
-from . import etcfiles, monitor, spec as specs
+from . import etcfiles, monitor, restart, spec as specs
 from .logs import LogLine, read_all
 from .runc import Runc
-from .state import EXITED, RUNNING, ContainerRecord, Status, StatusCache, read_status
+from .state import CREATED, RUNNING, ContainerRecord, Status, StatusCache, check, read_status
 
 DEFAULT_PIDS_LIMIT = 1024
 DEFAULT_STOP_TIMEOUT = 10.0
@@ -43,6 +45,7 @@ class RunRequest:
     init: bool = False  # run a small init as PID 1 (as `docker run --init`)
     name: str = ""
     labels: tuple[tuple[str, str], ...] = ()
+    restart: str = "no"  # a restart policy (restart.py), applied by the host agent
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -87,6 +90,23 @@ class Containers:
     # run
 
     def run(self, req: RunRequest) -> ContainerInfo:
+        image, record, draft = self._plan(req)
+        bundle = self.bundle(req.id)
+        if bundle.exists():
+            raise InvalidState(f"container {req.id} already exists")
+        bundle.mkdir(parents=True)
+        record.save(bundle)
+        _save_request(bundle, req)
+        try:
+            self._launch(record, image, draft, req, bundle)
+        except BaseException:
+            self._undo(record, bundle)
+            raise
+        return self.get(req.id)
+
+    def _plan(self, req: RunRequest) -> tuple[Image, ContainerRecord, specs.ContainerSpec]:
+        """The record and the spec's draft, checked before any system call."""
+        policy = restart.parse(req.restart)
         image = self.store.resolve(req.image)
         process = process_for(image, req.command, req.env)
         record = ContainerRecord(
@@ -95,25 +115,19 @@ class Containers:
             cpus=req.cpus, pids_limit=req.pids_limit,
             cgroup_path=f"{self.config.cgroup_parent}/{req.id}", created=time.time(), labels=dict(req.labels),
             stop_signal=(image.config.get("config", {}).get("StopSignal") or "TERM").removeprefix("SIG"),
-            runtime_config=self.config.to_json())
+            runtime_config=self.config.to_json(), restart_policy=str(policy), started_at=time.time())
         draft = specs.ContainerSpec(rootfs="/", hostname=record.hostname, process=process,
                                     cgroup_path=record.cgroup_path, memory_bytes=req.memory_bytes,
                                     pids_limit=req.pids_limit, cpus=req.cpus)
         specs.validate(draft)  # before any system call
         provider.check_request(self.config, req.network, list(req.ports), req.team, _rates(req))
-        bundle = self.bundle(req.id)
-        if bundle.exists():
-            raise InvalidState(f"container {req.id} already exists")
-        bundle.mkdir(parents=True)
-        record.save(bundle)
-        try:
-            self._create(record, image, draft, req, bundle)
-            self.runc.start(req.id)
-            (bundle / "started").touch()
-        except BaseException:
-            self._undo(record, bundle)
-            raise
-        return self.get(req.id)
+        return image, record, draft
+
+    def _launch(self, record: ContainerRecord, image: Image, draft: specs.ContainerSpec,
+                req: RunRequest, bundle: Path) -> None:
+        self._create(record, image, draft, req, bundle)
+        self.runc.start(record.id)
+        (bundle / "started").touch()
 
     def _create(self, record: ContainerRecord, image: Image, draft: specs.ContainerSpec,
                 req: RunRequest, bundle: Path) -> None:
@@ -131,7 +145,7 @@ class Containers:
         full = specs.ContainerSpec(**{**draft.__dict__, "rootfs": str(rootfs.merged), "process": process,
                                       "netns_path": net.netns_path, "binds": binds})
         write_atomic(bundle / "config.json", json.dumps(specs.make_spec(full), indent=1))
-        monitor.launch(self.config, record.id, bundle, self.config.log_size_max)
+        monitor.launch(self.config, record.id, bundle, self.config.log_size_max, record.runs)
 
     def _undo(self, record: ContainerRecord, bundle: Path) -> None:
         try:
@@ -147,17 +161,20 @@ class Containers:
         # Outside the bundle, so a cleanup waiting on it is not left holding a removed file.
         return locked(self.config.run_dir / "locks" / cid)
 
-    def cleanup(self, bundle: Path) -> None:
-        """Release what a stopped container holds; run by conmon's exit command too. Idempotent."""
+    def cleanup(self, bundle: Path, run: int | None = None) -> None:
+        """Release what a stopped container holds; run by conmon's exit command too, which
+        names its ``run``. Idempotent."""
         with self._lock(bundle.name):
-            self._cleanup_locked(bundle)
+            self._cleanup_locked(bundle, run)
 
-    def _cleanup_locked(self, bundle: Path) -> None:
+    def _cleanup_locked(self, bundle: Path, run: int | None = None) -> None:
         # Done already, or the container is gone: a late exit command must not touch a port
         # or an address another container may hold by now.
         if not (bundle / "state.json").exists() or (bundle / "cleaned").exists():
             return
         record = ContainerRecord.load(bundle)
+        if run is not None and run != record.runs:
+            return  # the exit command of an earlier run, late: the container was started again
         if record.network:
             provider.teardown(self.config, record.id, provider.NetworkInfo(
                 **{**record.network, "ports": tuple(tuple(p) for p in record.network.get("ports", ()))}))
@@ -215,15 +232,23 @@ class Containers:
         return cached[1]
 
     def kill(self, cid: str, signal: str = "KILL") -> None:
+        name = signal_name(signal)
         info = self.get(cid)
-        if info.status.state != RUNNING:
-            raise InvalidState(f"container {info.record.name} is not running ({info.status.state})")
-        self.runc.kill(info.id, signal)
+        check("kill", info.record.name, info.status.state)
+        if name in ("KILL", info.record.stop_signal):
+            # As `docker kill`: a container killed with its stop signal (or SIGKILL) counts
+            # as stopped by hand, and its restart policy leaves it stopped.
+            self._mark_stopped(info.id)
+        self.runc.kill(info.id, name)
+
+    def _mark_stopped(self, cid: str) -> None:
+        (self.bundle(cid) / "stopped").touch()
 
     def stop(self, cid: str, timeout: float = DEFAULT_STOP_TIMEOUT) -> Status:
         """The stop signal, a grace period, then SIGKILL; returns once cleanup is done."""
         info = self.get(cid)
         bundle = self.bundle(info.id)
+        self._mark_stopped(info.id)  # also on an exited container: cancels a pending restart
         if info.status.state == RUNNING:
             self._signal_quietly(info.id, info.record.stop_signal)
             if not _wait_for(bundle / "exit", timeout):
@@ -244,12 +269,51 @@ class Containers:
         if not (bundle / "cleaned").exists():
             self.cleanup(bundle)
 
+    def start(self, cid: str, *, policy_decided_at: float | None = None) -> ContainerInfo:
+        """Start a stopped container again in its own bundle, as `docker start` does: the same
+        ID, the same log file (it goes on) and the same files written in its root.
+
+        ``policy_decided_at``: a restart by the container's policy, decided at that time;
+        refused if the container was stopped by hand since (during the back-off)."""
+        by_policy = policy_decided_at is not None
+        info = self.get(cid)
+        bundle = self.bundle(info.id)
+        with self._lock(info.id):
+            check("start", info.record.name, read_status(bundle).state)
+            if by_policy and _stopped_since(bundle, policy_decided_at):
+                raise InvalidState(f"container {info.record.name} was stopped by hand: its restart policy waits")
+            self._cleanup_locked(bundle)
+            req = _load_request(bundle, info.record.name)
+            image, _, draft = self._plan(dataclasses.replace(req, image=info.record.image_id))
+            record = dataclasses.replace(info.record, runs=info.record.runs + 1, started_at=time.time(),
+                                         restart_count=info.record.restart_count + 1 if by_policy else 0)
+            _clear_run_files(bundle)
+            record.save(bundle)
+            try:
+                self._launch(record, image, draft, req, bundle)
+            except BaseException:
+                self._fail_start(record, bundle)
+                raise
+        return self.get(info.id)
+
+    def _fail_start(self, record: ContainerRecord, bundle: Path) -> None:
+        self._cleanup_locked(bundle)
+        # An exit code of -1 (none): the container shows as exited, and may be started again.
+        write_atomic(bundle / "exit", "-1")
+
+    def restart(self, cid: str, timeout: float = DEFAULT_STOP_TIMEOUT) -> ContainerInfo:
+        """Stop (the stop signal, ``timeout``, SIGKILL) and start again, as `docker restart`."""
+        info = self.get(cid)
+        check("restart", info.record.name, info.status.state)
+        self.stop(info.id, timeout)
+        return self.start(info.id)
+
     def remove(self, cid: str, force: bool = False) -> None:
         info = self.get(cid)
         bundle = self.bundle(info.id)
-        if info.status.state not in (EXITED, "lost"):
-            if not force:
-                raise InvalidState(f"container {info.record.name} is {info.status.state}: stop it first, or force")
+        if not force:
+            check("remove", info.record.name, info.status.state)
+        if info.status.state in (CREATED, RUNNING):
             self.stop(info.id, timeout=0)
         with self._lock(info.id):
             self._cleanup_locked(bundle)
@@ -278,6 +342,52 @@ class Containers:
 
 def _rates(req: RunRequest) -> tc.Rates:
     return tc.Rates(req.network_receive_bps, req.network_send_bps)
+
+
+def signal_name(signal: str) -> str:
+    """``KILL``, ``SIGKILL`` or ``9`` as the name runc takes (``KILL``); an unknown one is refused."""
+    text = str(signal).strip().upper().removeprefix("SIG")
+    try:
+        return signals.Signals(int(text)).name.removeprefix("SIG") if text.isdigit() else \
+            signals.Signals["SIG" + text].name.removeprefix("SIG")
+    except (KeyError, ValueError):
+        raise InvalidSpec(f"{signal!r} is not a signal (try TERM, KILL, HUP, INT or a number)") from None
+
+
+# What a run leaves in its bundle besides the log and the root's upper dir; a start clears it.
+_RUN_FILES = ("exit", "oom", "cleaned", "started", "stopped", "conmon.pid", "init.pid", "conmon.err", "runc.log")
+
+
+def _stopped_since(bundle: Path, when: float) -> bool:
+    try:
+        # File times lag the clock by up to a jiffy: a stop at ``when`` may look a little older.
+        return os.stat(bundle / "stopped").st_mtime >= when - 0.05
+    except FileNotFoundError:
+        return False
+
+
+def _clear_run_files(bundle: Path) -> None:
+    for name in _RUN_FILES:
+        (bundle / name).unlink(missing_ok=True)
+
+
+def _save_request(bundle: Path, req: RunRequest) -> None:
+    # What a later start needs to set the container up again, exactly as first asked.
+    write_atomic(bundle / "request.json", json.dumps(dataclasses.asdict(req)))
+
+
+def _load_request(bundle: Path, name: str) -> RunRequest:
+    try:
+        data = json.loads((bundle / "request.json").read_text())
+    except FileNotFoundError:
+        raise InvalidState(f"container {name} was made by an older Berth and cannot be started again") from None
+    data["ports"] = [PortMapping(**p) for p in data["ports"]]
+    return RunRequest(**{k: _tuples(v) for k, v in data.items()})
+
+
+def _tuples(value):
+    """JSON's lists back to the tuples a RunRequest holds, nested ones too."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def _wait_for(path: Path, timeout: float) -> bool:

@@ -21,8 +21,11 @@ from ..errors import OCIRuntimeError
 _CODE_ROOT = Path(__file__).resolve().parents[2]
 
 
-def launch(config: RuntimeConfig, cid: str, bundle: Path, log_size_max: int) -> int:
-    """Create the container under a new conmon and return the container's init PID."""
+def launch(config: RuntimeConfig, cid: str, bundle: Path, log_size_max: int, run: int = 1) -> int:
+    """Create the container under a new conmon and return the container's init PID.
+
+    ``run`` counts the container's starts: its exit command names it, so a late one
+    of an earlier run cannot clean up after the current one."""
     read_fd, write_fd = os.pipe()
     env = {**os.environ, "_OCI_SYNCPIPE": str(write_fd), "PYTHONPATH": str(_CODE_ROOT)}
     args = [
@@ -36,7 +39,7 @@ def launch(config: RuntimeConfig, cid: str, bundle: Path, log_size_max: int) -> 
         "--runtime-arg", "--log-format=json", "--runtime-arg", f"--log={bundle / 'runc.log'}",
         "--exit-command", sys.executable,
         "--exit-command-arg", "-m", "--exit-command-arg", "runtime",
-        "--exit-command-arg", "exited", "--exit-command-arg", str(bundle),
+        "--exit-command-arg", "exited", "--exit-command-arg", str(bundle), "--exit-command-arg", str(run),
     ]
     # conmon's daemon keeps its stderr: give it a file, never a pipe we would wait on.
     with open(bundle / "conmon.err", "ab") as err:

@@ -10,11 +10,44 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..errors import InvalidState
 from ..linux.files import write_atomic
 
 # The states a container's files can show: being created, running (its conmon alive),
 # exited (conmon wrote the exit code) or lost (conmon died without writing one).
 CREATED, RUNNING, EXITED, LOST = "created", "running", "exited", "lost"
+STATES = (CREATED, RUNNING, EXITED, LOST)
+# How a container moves between them. A start (a restart, by hand or by policy) takes an
+# exited or lost container back to created, in the same bundle: same ID, same log file.
+TRANSITIONS = {
+    CREATED: {RUNNING, EXITED, LOST},
+    RUNNING: {EXITED, LOST},
+    EXITED: {CREATED},
+    LOST: {CREATED},
+}
+# The states each lifecycle operation may act on; anything else is refused by ``check``.
+# Stop is allowed on a stopped container (it does nothing), as `docker stop` is.
+OPERATIONS = {
+    "kill": {RUNNING},
+    "exec": {RUNNING},
+    "stop": set(STATES),
+    "start": {state for state, targets in TRANSITIONS.items() if CREATED in targets},
+    "restart": {RUNNING, EXITED, LOST},
+    "remove": {EXITED, LOST},
+}
+_HINTS = {
+    "kill": "only a running container takes a signal",
+    "exec": "commands run only in a running container: start it first",
+    "start": "stop it or restart it instead",
+    "restart": "wait until it has started",
+    "remove": "stop it first, or force the removal (-f)",
+}
+
+
+def check(operation: str, name: str, state: str) -> None:
+    """Refuse ``operation`` on container ``name`` in ``state`` with a message that says why."""
+    if state not in OPERATIONS[operation]:
+        raise InvalidState(f"cannot {operation} container {name}: it is {state}; {_HINTS[operation]}")
 
 
 @dataclass
@@ -35,6 +68,10 @@ class ContainerRecord:
     # Kept from the image at creation: the image may be rebuilt or removed meanwhile.
     stop_signal: str = "TERM"
     runtime_config: str = ""  # RuntimeConfig.to_json(), for the exit command
+    restart_policy: str = "no"  # see restart.py; applied by the host agent
+    restart_count: int = 0      # restarts made by the policy since the last start by hand
+    runs: int = 1               # starts so far: tells a late exit command of an earlier run apart
+    started_at: float = 0.0
 
     def save(self, bundle: Path) -> None:
         write_atomic(bundle / "state.json", json.dumps(asdict(self), indent=1))

@@ -189,7 +189,9 @@
     const ip = document.getElementById("ip");
     if (ip && state.ip) ip.textContent = state.ip;
     const exit = document.getElementById("exit");
-    if (exit && state.exit) exit.textContent = state.exit;
+    if (exit) exit.textContent = state.exit || "—";  // cleared when the container runs again
+    const restarts = document.getElementById("restarts");
+    if (restarts && state.restarts !== undefined) restarts.textContent = state.restarts;
     // Buttons and stats follow the state: no Stop once stopped, stale numbers greyed.
     for (const el of document.querySelectorAll("[data-status]")) el.dataset.status = state.status;
   }

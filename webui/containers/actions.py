@@ -1,4 +1,4 @@
-"""Writes on containers: run, stop, remove, and the events agents report."""
+"""Writes on containers: run, stop, kill, restart, remove, and the events agents report."""
 from __future__ import annotations
 
 from django.db import transaction
@@ -55,11 +55,22 @@ def run_app(user, app: App) -> Container:
         _check_quota(app)
         _check_ports(app, build.host)
         container = Container.objects.create(app=app, build=build, host=build.host, ports=app.ports,
-                                             memory_mb=app.memory_mb, cpus=app.cpus, created_by=user)
+                                             memory_mb=app.memory_mb, cpus=app.cpus, created_by=user,
+                                             restart_policy=app.restart_policy)
         job = contracts.run_job(container.id, container.runtime_id, build.image or build.image_id, app.ports,
-                                app.memory_mb * 1024 * 1024, app.cpus, [], container.name)
+                                app.memory_mb * 1024 * 1024, app.cpus, [], container.name,
+                                restart=app.restart_policy)
         transaction.on_commit(lambda: client.queue_run(build.host.name, job))
     return container
+
+
+# The signals the page offers; the agent accepts any the kernel knows.
+SIGNALS = ("TERM", "KILL", "HUP", "INT", "QUIT", "USR1", "USR2")
+
+
+def _check_action(container: Container, action: str) -> None:
+    if container.status not in contracts.CONTAINER_ACTIONS[action]:
+        raise UserError(f"The container is {container.status}: it cannot {action} now.")
 
 
 def stop_container(user, container: Container) -> None:
@@ -68,10 +79,26 @@ def stop_container(user, container: Container) -> None:
     transaction.on_commit(lambda: client.queue_stop(container.host.name, container.id, container.runtime_id))
 
 
-def remove_container(user, container: Container) -> None:
+def kill_container(user, container: Container, signal: str) -> None:
+    if signal not in SIGNALS:
+        raise UserError(f"“{signal}” is not one of the signals offered: {', '.join(SIGNALS)}.")
+    _check_action(container, "kill")
+    transaction.on_commit(lambda: client.queue_kill(container.host.name, container.id, container.runtime_id,
+                                                    signal))
+
+
+def restart_container(user, container: Container) -> None:
+    _check_action(container, "restart")
+    transaction.on_commit(lambda: client.queue_restart(container.host.name, container.id, container.runtime_id))
+
+
+def remove_container(user, container: Container, force: bool = False) -> None:
     if container.status == contracts.C_REMOVED:
         raise UserError("The container is already removed.")
-    transaction.on_commit(lambda: client.queue_remove(container.host.name, container.id, container.runtime_id))
+    if container.status == contracts.C_RUNNING and not force:
+        raise UserError("The container is running: stop it first, or confirm to remove it anyway (it is killed).")
+    transaction.on_commit(lambda: client.queue_remove(container.host.name, container.id, container.runtime_id,
+                                                      force))
 
 
 @transaction.atomic
@@ -85,9 +112,15 @@ def record_container_event(container_id: int, event: dict) -> Container | None:
         container.error = message_for(event["error"])
     if contracts.can_move(contracts.CONTAINER_TRANSITIONS, container.status, new):
         container.status = new
+        if moved and new == contracts.C_RUNNING:  # started again: the last run's end is history
+            container.exit_code, container.oom_killed, container.finished = None, False, None
+            if not event.get("error"):
+                container.error = ""
         if "exit_code" in event:
             container.exit_code = event["exit_code"]
             container.oom_killed = bool(event.get("oom_killed"))
+        if "restart_count" in event:
+            container.restart_count = event["restart_count"]
         if event.get("ip"):
             container.ip = event["ip"]
         if new in (contracts.C_EXITED, contracts.C_FAILED, contracts.C_REMOVED) and not container.finished:
@@ -101,4 +134,4 @@ def record_container_event(container_id: int, event: dict) -> Container | None:
 
 def state_of(container: Container) -> dict:
     return {"status": container.status, "exit": container.exit_description, "error": container.error,
-            "ip": container.ip}
+            "ip": container.ip, "restarts": container.restart_count}

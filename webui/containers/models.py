@@ -25,6 +25,8 @@ class Container(AppJob):
     exit_code = models.IntegerField(null=True, blank=True)
     oom_killed = models.BooleanField(default=False)
     error = models.TextField(blank=True)
+    restart_policy = models.CharField(max_length=24, default="no")
+    restart_count = models.PositiveIntegerField(default=0, help_text="Restarts made by the restart policy.")
 
     def __str__(self):
         return self.name

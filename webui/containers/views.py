@@ -32,6 +32,7 @@ def container_detail(request, container_id):
     container = _container(request, container_id)
     return render(request, "containers/container_detail.html", {
         "container": container, "app": container.app, "can_write": can_write(request.user, container.team),
+        "signals": actions.SIGNALS,
         "charts": CHARTS, "history": HISTORY, "download_url": reverse("container_log", args=[container.id])})
 
 
@@ -41,12 +42,12 @@ def container_log(request, container_id):
     return downloads.log_file(f"{container.name}.log", key=streams.container_log(container.id))
 
 
-def _act(request, container_id, action, done: str):
+def _act(request, container_id, action, done: str, **options):
     container = _container(request, container_id)
     try:
         if not can_write(request.user, container.team):
             raise UserError("Viewers cannot stop or remove containers.")
-        action(request.user, container)
+        action(request.user, container, **options)
     except UserError as exc:
         messages.error(request, str(exc))
     else:
@@ -62,5 +63,19 @@ def container_stop(request, container_id):
 
 @login_required
 @require_POST
+def container_kill(request, container_id):
+    signal = request.POST.get("signal", "KILL")
+    return _act(request, container_id, actions.kill_container, f"Sending SIG{signal}.", signal=signal)
+
+
+@login_required
+@require_POST
+def container_restart(request, container_id):
+    return _act(request, container_id, actions.restart_container, "Restarting: stop, then start again.")
+
+
+@login_required
+@require_POST
 def container_remove(request, container_id):
-    return _act(request, container_id, actions.remove_container, "Removing the container.")
+    return _act(request, container_id, actions.remove_container, "Removing the container.",
+                force=request.POST.get("force") == "1")

@@ -15,7 +15,8 @@ from .models import App, Build
 
 def create_app(user, data: dict) -> App:
     app = App(team=data["team"], name=data["name"], dockerfile=data["dockerfile"], ports=data["ports"],
-              memory_mb=data["memory_mb"], cpus=data.get("cpus"), created_by=user)
+              memory_mb=data["memory_mb"], cpus=data.get("cpus"), restart_policy=data.get("restart_policy", "no"),
+              created_by=user)
     if data.get("context"):
         app.context.save(data["context"].name, data["context"], save=False)
     app.save()
@@ -25,7 +26,8 @@ def create_app(user, data: dict) -> App:
 def update_app(user, app: App, data: dict) -> App:
     """New ports and limits apply to the next run; running containers keep theirs."""
     app.ports, app.memory_mb, app.cpus = data["ports"], data["memory_mb"], data["cpus"]
-    app.save(update_fields=["ports", "memory_mb", "cpus"])
+    app.restart_policy = data.get("restart_policy", "no")
+    app.save(update_fields=["ports", "memory_mb", "cpus", "restart_policy"])
     return app
 
 

@@ -7,11 +7,14 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 
 from webui.core.access import writable_teams_of
+from workers import contracts
 
 from . import uploads
 
 _PORT = re.compile(r"^(\d{1,5}):(\d{1,5})(/(tcp|udp))?$")
 # Image names are lowercase in Docker's reference grammar.
+RESTART_POLICY = RegexValidator(contracts.RESTART_POLICY_PATTERN,
+                                "Use no, on-failure, on-failure:N (at most N restarts), always or unless-stopped.")
 APP_NAME = RegexValidator(r"^[a-z0-9][a-z0-9_.-]*$", "Use lowercase letters, digits, and . _ - "
                           "(starting with a letter or a digit), as in image names.")
 
@@ -49,6 +52,9 @@ class AppForm(forms.Form):
     memory_mb = forms.IntegerField(label="Memory limit (MB)", min_value=6, initial=256)
     cpus = forms.FloatField(label="CPU limit", min_value=0.01, max_value=64, initial=1.0,
                             help_text="In CPUs, e.g. 0.5. It counts against the team's CPU quota.")
+    restart_policy = forms.CharField(label="Restart policy", max_length=24, initial="no", required=False,
+                                     empty_value="no", validators=[RESTART_POLICY],
+                                     help_text="no, on-failure[:N], always or unless-stopped, as in Docker.")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,6 +88,7 @@ class AppSettingsForm(forms.Form):
     ports = AppForm.base_fields["ports"]
     memory_mb = AppForm.base_fields["memory_mb"]
     cpus = AppForm.base_fields["cpus"]
+    restart_policy = AppForm.base_fields["restart_policy"]
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)

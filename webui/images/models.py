@@ -15,6 +15,8 @@ class App(models.Model):
     ports = models.JSONField(default=list, help_text='Port mappings like "8080:80/tcp".')
     memory_mb = models.PositiveIntegerField(default=256)
     cpus = models.FloatField(default=1.0)
+    restart_policy = models.CharField(max_length=24, default="no",
+                                      help_text="no, on-failure[:N], always or unless-stopped, as Docker's.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     created = models.DateTimeField(auto_now_add=True)
 

@@ -53,7 +53,8 @@ def _writable_app(request, app_id) -> App:
 @login_required
 def app_settings(request, app_id):
     app = _writable_app_or_404(request, app_id)
-    initial = {"ports": ", ".join(app.ports), "memory_mb": app.memory_mb, "cpus": app.cpus}
+    initial = {"ports": ", ".join(app.ports), "memory_mb": app.memory_mb, "cpus": app.cpus,
+               "restart_policy": app.restart_policy}
     form = AppSettingsForm(request.POST or None, initial=initial, team=app.team)
     if request.method == "POST" and form.is_valid():
         actions.update_app(request.user, app, form.cleaned_data)

@@ -26,6 +26,7 @@ from .. import contracts, streams
 from . import figures
 from .history import Minutes
 from .context import CONTAINER_LABEL, AgentContext
+from .restarts import Restarts
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -110,6 +111,7 @@ class Sampler(Loop):
         self.readers: dict[str, CgroupReader] = {}
         self.minutes = Minutes()
         self.known = ctx.known_dir
+        self.restarts = Restarts(ctx)
 
     def tick(self) -> None:
         markers = {entry.name: entry.path for entry in os.scandir(self.known)}
@@ -122,9 +124,14 @@ class Sampler(Loop):
                 continue  # still being set up: the run job reports how that ends
             if info.id not in markers:
                 self.ctx.remember(info.id, container_id, RUNNING)
-            elif state in (EXITED, LOST) and not Path(markers[info.id]).read_text().endswith(state):
+            elif state in (EXITED, LOST) and self.ctx.reported_state(info.id) != state:
                 self._report_end(container_id, info)
                 self.ctx.remember(info.id, container_id, state)
+                self.restarts.exited(info)
+            elif state == RUNNING and self.ctx.reported_state(info.id) != RUNNING:
+                # Started again by a hand the agent did not see (`python -m runtime restart`).
+                self.ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, self.ctx.running_event(info))
+                self.ctx.remember(info.id, container_id, RUNNING)
             if state == RUNNING:
                 try:
                     self._sample(samples, container_id, info)
@@ -141,7 +148,7 @@ class Sampler(Loop):
             if name not in present:
                 container_id = int(Path(path).read_text().split()[0])
                 self.ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"status": contracts.C_REMOVED})
-                Path(path).unlink(missing_ok=True)
+                self.ctx.forget(name)
 
     def _sample(self, samples, container_id: int, info) -> None:
         reader = self.readers.get(info.id)
@@ -198,6 +205,8 @@ class Shipper(Loop):
             for gone in set(self.saved) - set(self.watched):
                 self.saved.pop(gone, None)
                 self.readers.pop(gone, None)
+            # A container started again (a restart) writes on in the same log: ship it again.
+            self.done -= {cid for cid, (_, info) in self.watched.items() if info.status.state == RUNNING}
             self.done &= set(self.watched)
         for container_id, info in self.watched.values():
             if info.id not in self.done:
@@ -206,12 +215,12 @@ class Shipper(Loop):
     def _ship(self, container_id: int, info) -> None:
         position_file = self.positions / info.id
         reader = self.readers.get(info.id)
+        finished = info.status.state in (EXITED, LOST)
         if reader is None:
-            if position_file.exists() and position_file.read_text() == "done":
+            if finished and position_file.exists() and position_file.read_text() == "done":
                 self.done.add(info.id)
                 return
             reader = self.readers[info.id] = LogReader(self._resume_offset(container_id, position_file))
-        finished = info.status.state in (EXITED, LOST)
         path = str(self.ctx.containers.bundle(info.id) / "ctr.log")
         try:
             size = os.stat(path).st_size
@@ -238,7 +247,8 @@ class Shipper(Loop):
         last = self.ctx.redis.xrevrange(streams.container_log(container_id), count=1)
         if last and b"o" in last[0][1]:
             return int(last[0][1][b"o"])
-        return int(position_file.read_text()) if position_file.exists() else 0
+        text = position_file.read_text() if position_file.exists() else ""
+        return int(text) if text.isdigit() else 0
 
     def _publish(self, container_id: int, lines, offset: int) -> None:
         if not lines:
@@ -256,6 +266,8 @@ class Shipper(Loop):
 
 def start_all(ctx: AgentContext) -> threading.Event:
     stop = threading.Event()
-    for loop in (Heartbeat(ctx, stop), Sampler(ctx, stop), Shipper(ctx, stop)):
+    sampler = Sampler(ctx, stop)
+    sampler.restarts.restore()  # containers that exited, or waited to restart, while no agent ran
+    for loop in (Heartbeat(ctx, stop), sampler, Shipper(ctx, stop)):
         loop.start()
     return stop

@@ -11,7 +11,7 @@ from runtime.build.builder import BuildOptions, build as build_image
 from runtime.build.context import extract
 from runtime.container.manager import RunRequest
 from runtime.container.state import RUNNING
-from runtime.errors import BerthError, ContextError, NotFound
+from runtime.errors import BerthError, ContextError, InvalidState, NotFound
 from runtime.network import ports as portmaps
 
 from .. import contracts, streams
@@ -112,14 +112,14 @@ def run(job: dict) -> None:
         req = RunRequest(
             id=job["runtime_id"], image=job["image"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
             ports=tuple(portmaps.parse(p) for p in job["ports"]), env=tuple(job.get("env", [])),
-            name=job.get("name", ""), init=job.get("init", False), labels=((CONTAINER_LABEL, str(cid)),))
+            name=job.get("name", ""), init=job.get("init", False), labels=((CONTAINER_LABEL, str(cid)),),
+            restart=job.get("restart", "no"))
         info = ctx.containers.run(req)
     except Exception as exc:  # reported to the user as a failed container
         ctx.report(contracts.CONTROL_CONTAINER_EVENT, cid, {"status": contracts.C_FAILED, "error": _error_of(exc)})
         return
     ctx.remember(info.id, cid, RUNNING)
-    ctx.report(contracts.CONTROL_CONTAINER_EVENT, cid,
-               {"status": contracts.C_RUNNING, "ip": info.record.network.get("ip"), "host": ctx.host})
+    ctx.report(contracts.CONTROL_CONTAINER_EVENT, cid, ctx.running_event(info))
 
 
 @app.task(name=contracts.AGENT_STOP)
@@ -137,9 +137,34 @@ def stop(container_id: int, runtime_id: str) -> None:
                {"status": contracts.C_EXITED, "exit_code": status.exit_code, "oom_killed": status.oom_killed})
 
 
-@app.task(name=contracts.AGENT_REMOVE)
-def remove(container_id: int, runtime_id: str) -> None:
+@app.task(name=contracts.AGENT_KILL)
+def kill(container_id: int, runtime_id: str, signal: str) -> None:
+    # The exit, if the signal ends the container, is reported by the sampler.
+    try:
+        context().containers.kill(runtime_id, signal)
+    except BerthError as exc:
+        context().report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"error": exc.to_dict()})
+
+
+@app.task(name=contracts.AGENT_RESTART)
+def restart(container_id: int, runtime_id: str) -> None:
     ctx = context()
-    if ctx.containers.exists(runtime_id):
-        ctx.containers.remove(runtime_id, force=True)
+    try:
+        info = ctx.containers.restart(runtime_id)
+    except BerthError as exc:
+        ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"error": exc.to_dict()})
+        return
+    ctx.remember(info.id, container_id, RUNNING)
+    ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, ctx.running_event(info))
+
+
+@app.task(name=contracts.AGENT_REMOVE)
+def remove(container_id: int, runtime_id: str, force: bool = True) -> None:
+    ctx = context()
+    try:
+        if ctx.containers.exists(runtime_id):
+            ctx.containers.remove(runtime_id, force=force)
+    except InvalidState as exc:  # running, and not forced: nothing is touched
+        ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"error": exc.to_dict()})
+        return
     ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"status": contracts.C_REMOVED})
