@@ -4,6 +4,7 @@
     python -m runtime push hello 127.0.0.1:5000/team/hello:1
     python -m runtime save -o hello.tar [--format oci|docker] hello
     python -m runtime load -i hello.tar [--format docker|oci] [-t name]
+    python -m runtime inspect hello | tag hello hello:v1 | rmi [-f] hello | prune
 
 ``--registry URL`` (repeatable; ``http://`` for a registry without TLS,
 ``http://user:password@host:port`` with a login) says where bare names are
@@ -12,8 +13,11 @@ pulled from and how to log in to a registry an image name names.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
+from .container.manager import Containers
+from .image import prune as pruning
 from .image import transfer
 from .image.registry import parse_registry
 from .image.store import ImageStore
@@ -52,6 +56,46 @@ def cmd_load(args, config) -> int:
     return 0
 
 
+def _used_by(config) -> dict[str, list[str]]:
+    """Image ID -> the names of the containers (running or not) made from it."""
+    used: dict[str, list[str]] = {}
+    for info in Containers(config).list():
+        used.setdefault(info.record.image_id, []).append(info.record.name)
+    return used
+
+
+def cmd_inspect(args, config) -> int:
+    store = ImageStore(config)
+    image = store.resolve(args.image)
+    layers = [{"digest": d, "size": store.blob_path(d).stat().st_size} for d in image.layers]
+    print(json.dumps({"Id": image.id, "Name": image.name, "Digest": image.manifest_digest,
+                      "Size": store.size(image), "Layers": layers, "Config": image.config.get("config", {}),
+                      "Created": image.config.get("created"), "History": image.config.get("history", [])},
+                     indent=1))
+    return 0
+
+
+def cmd_tag(args, config) -> int:
+    image = ImageStore(config).tag(args.image, args.name)
+    print(f"{image.name} {image.short_id}")
+    return 0
+
+
+def cmd_rmi(args, config) -> int:
+    store, used = ImageStore(config), _used_by(config)
+    for ref in args.images:
+        image = pruning.remove_image(store, ref, used, force=args.force)
+        print(f"untagged {image.name}")
+    return 0
+
+
+def cmd_prune(args, config) -> int:
+    report = pruning.prune(ImageStore(config), set(_used_by(config)), grace_seconds=args.grace)
+    print(f"removed {len(report.images)} dangling image(s), {report.blobs} blob(s) and {report.layers} layer(s); "
+          f"{report.bytes_freed} bytes freed")
+    return 0
+
+
 def add_commands(sub, wrap) -> None:
     """Add the image commands; ``wrap(fn)`` gives each the runtime config."""
     s = sub.add_parser("pull", help="pull an image from a registry")
@@ -73,3 +117,18 @@ def add_commands(sub, wrap) -> None:
     s.add_argument("--format", choices=sorted(transfer.FORMATS), default="docker")
     s.add_argument("-t", "--tag", help="the name to give it (a docker archive carries its own)")
     s.set_defaults(func=wrap(cmd_load))
+    s = sub.add_parser("inspect", help="an image's config, layers, sizes and history, as JSON")
+    s.add_argument("image")
+    s.set_defaults(func=wrap(cmd_inspect))
+    s = sub.add_parser("tag", help="give an image another name")
+    s.add_argument("image")
+    s.add_argument("name")
+    s.set_defaults(func=wrap(cmd_tag))
+    s = sub.add_parser("rmi", help="remove images (refused while a container uses one, unless forced)")
+    s.add_argument("images", nargs="+")
+    s.add_argument("-f", "--force", action="store_true")
+    s.set_defaults(func=wrap(cmd_rmi))
+    s = sub.add_parser("prune", help="remove dangling images and the blobs and layers nothing uses")
+    s.add_argument("--grace", type=float, default=pruning.GRACE_SECONDS, metavar="SECONDS",
+                   help="keep files younger than this (a build may be about to use them)")
+    s.set_defaults(func=wrap(cmd_prune))

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import RuntimeConfig
-from ..errors import NotFound
+from ..errors import InvalidSpec, NotFound
 from ..linux.files import locked, write_atomic
 from . import digest as digests
 from .layers import write_layer_tar
@@ -42,6 +43,19 @@ class Image:
     @property
     def short_id(self) -> str:
         return digests.hex_of(self.config_digest)[:12]
+
+
+# Docker's reference grammar, simplified: [host[:port]/]path[:tag], lower-case path components.
+_NAME = re.compile(r"^(?:(?:[a-zA-Z0-9.-]+)(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+                   r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a valid image name (as Docker would accept it), else InvalidSpec."""
+    if not _NAME.match(name):
+        raise InvalidSpec(f"{name!r} is not a valid image name: lower-case letters, digits and . _ - "
+                          "separators, an optional registry host[:port]/ in front and :tag at the end")
+    return name
 
 
 def normalize_ref(ref: str) -> str:
@@ -154,7 +168,7 @@ class ImageStore:
         return Image(name and normalize_ref(name), manifest_digest, config_digest, config, tuple(layers))
 
     def _set_index_entry(self, manifest_digest: str, size: int, name: str | None) -> None:
-        ref = normalize_ref(name) if name else None
+        ref = normalize_ref(check_name(name)) if name else None
         with locked(self.root / ".index.lock"):
             index = json.loads(self._index_path.read_text())
             entries = [m for m in index["manifests"]
@@ -202,6 +216,21 @@ class ImageStore:
                                   or m["digest"] != image.manifest_digest]
             write_atomic(self._index_path, json.dumps(index, indent=1))
         return image
+
+    def remove_entry(self, manifest_digest: str) -> None:
+        """Drop the unnamed index entry of ``manifest_digest`` (a dangling image)."""
+        with locked(self.root / ".index.lock"):
+            index = json.loads(self._index_path.read_text())
+            index["manifests"] = [m for m in index["manifests"]
+                                  if m.get("annotations") or m["digest"] != manifest_digest]
+            write_atomic(self._index_path, json.dumps(index, indent=1))
+
+    def tag(self, ref: str, name: str) -> Image:
+        """Give the image ``ref`` the name ``name`` too (moving the name if another had it)."""
+        image = self.resolve(ref)
+        size = self.blob_path(image.manifest_digest).stat().st_size
+        self._set_index_entry(image.manifest_digest, size, name)
+        return self.resolve(name)
 
     def lower_dirs(self, image_layers: tuple[str, ...] | list[str]) -> list[Path]:
         """Layer directories in the order overlayfs wants them: top first."""
