@@ -42,7 +42,7 @@ def parse_size(text: str) -> int:
 def _config(args) -> RuntimeConfig:
     return RuntimeConfig(state_dir=args.state_dir, run_dir=args.run_dir, bridge=args.bridge,
                          subnet=args.subnet, nft_table=args.nft_table, cgroup_parent=args.cgroup_parent,
-                         netns_prefix=args.netns_prefix)
+                         netns_prefix=args.netns_prefix, port_range=args.port_range)
 
 
 def cmd_bootstrap(args) -> int:
@@ -84,7 +84,7 @@ def cmd_run(args) -> int:
     containers = Containers(_config(args))
     req = RunRequest(image=args.image, memory_bytes=parse_size(args.memory), cpus=args.cpus,
                      pids_limit=args.pids_limit, command=tuple(args.command), env=tuple(args.env),
-                     ports=tuple(portmaps.parse(p) for p in args.publish), network=args.network,
+                     ports=tuple(portmaps.parse(p) for p in args.publish), network=args.network, **_run_limits(args),
                      init=args.init, name=args.name or "", restart=args.restart)
     info = containers.run(req)
     if args.detach:
@@ -98,6 +98,39 @@ def cmd_run(args) -> int:
     if args.rm:
         containers.remove(info.id)
     return status.exit_code or 0
+
+
+def _run_limits(args) -> dict:
+    """The network, cpuset, swap and block IO options of ``run`` as RunRequest fields."""
+    def rate(text):
+        return parse_size(text) if text else None
+
+    return dict(team=args.team, network_receive_bps=rate(args.network_in_rate),
+                network_send_bps=rate(args.network_out_rate), cpuset_cpus=args.cpuset_cpus,
+                memory_swap_bytes=_memory_swap(args.memory_swap), blkio_weight=args.blkio_weight,
+                device_read_bps=tuple(map(_device_rate, args.device_read_bps)),
+                device_write_bps=tuple(map(_device_rate, args.device_write_bps)))
+
+
+def _memory_swap(text: str | None) -> int | None:
+    if text is None:
+        return None
+    return -1 if text.strip() == "-1" else parse_size(text)  # -1: no swap limit, as Docker's
+
+
+def _device_rate(text: str) -> tuple[str, int]:
+    """``/dev/sda:1mb`` as Docker's ``--device-read-bps`` takes it."""
+    path, sep, rate = text.rpartition(":")
+    if not sep or not path:
+        raise InvalidSpec(f"device rate {text!r} is not DEVICE:RATE, e.g. /dev/sda:1mb")
+    return path, parse_size(rate)
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    if not (sep and low.isdigit() and high.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port range LOW-HIGH, e.g. 1024-65535")
+    return int(low), int(high)
 
 
 def cmd_ps(args) -> int:
@@ -189,6 +222,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--nft-table", default=defaults.nft_table)
     p.add_argument("--cgroup-parent", default=defaults.cgroup_parent)
     p.add_argument("--netns-prefix", default=defaults.netns_prefix)
+    p.add_argument("--port-range", type=_port_range, default=defaults.port_range, metavar="LOW-HIGH",
+                   help="host ports containers may publish (default %(default)s)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("bootstrap", help="make a base image on this host")
@@ -218,6 +253,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--cpus", type=float, default=None)
     s.add_argument("--pids-limit", type=int, default=1024)
     s.add_argument("--network", default="bridge", choices=["bridge", "none"])
+    _add_limit_options(s)
     s.add_argument("--init", action="store_true", help="run an init as PID 1 that forwards signals")
     s.add_argument("--restart", default="no", metavar="POLICY",
                    help="no, on-failure[:N], always or unless-stopped (applied by the host agent)")
@@ -257,6 +293,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("run", type=int, nargs="?")
     s.set_defaults(func=cmd_exited)
     return p
+
+
+def _add_limit_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--team", default="", help="join this team's network (default: the default network)")
+    s.add_argument("--network-in-rate", metavar="RATE", help="bytes/s the container may receive, e.g. 1m")
+    s.add_argument("--network-out-rate", metavar="RATE", help="bytes/s the container may send, e.g. 512k")
+    s.add_argument("--cpuset-cpus", default="", metavar="CPUS", help="CPUs to run on, e.g. 0-1 or 0,2")
+    s.add_argument("--memory-swap", metavar="SIZE", help="memory plus swap, e.g. 512m; -1 for unlimited swap")
+    s.add_argument("--blkio-weight", type=int, metavar="10-1000", help="block IO weight (needs BFQ)")
+    s.add_argument("--device-read-bps", action="append", default=[], metavar="DEVICE:RATE",
+                   help="read rate limit of a whole disk, e.g. /dev/vda:1mb")
+    s.add_argument("--device-write-bps", action="append", default=[], metavar="DEVICE:RATE",
+                   help="write rate limit of a whole disk, e.g. /dev/vda:1mb")
 
 
 def main(argv: list[str] | None = None) -> int:

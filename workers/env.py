@@ -49,3 +49,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_port_range(name: str, default: tuple[int, int]) -> tuple[int, int]:
+    """``LOW-HIGH``, inclusive, within 1-65535."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    low, sep, high = raw.strip().partition("-")
+    if not (sep and low.isdigit() and high.isdigit() and 1 <= int(low) <= int(high) <= 65535):
+        raise SettingError(f"{name}={raw!r} is not a port range LOW-HIGH within 1-65535, e.g. 1024-65535")
+    return int(low), int(high)

@@ -93,6 +93,11 @@ def _controller_mount(root: Path, controller: str) -> Path | None:
     return None
 
 
+def controller_root(controller: str, version: int, root: str | os.PathLike = DEFAULT_ROOT) -> Path | None:
+    """The top directory of a controller's files: its v1 hierarchy, or the v2 root."""
+    return Path(root) if version == 2 else _controller_mount(Path(root), controller)
+
+
 class CgroupReader:
     """Reads one cgroup's stats, again and again, cheaply: the files are found and
     opened once, and each read is one pread from offset 0, which makes kernfs

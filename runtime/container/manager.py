@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cgroups import paths as cgroups
+from ..cgroups import limits, paths as cgroups
 from ..config import RuntimeConfig
 from ..errors import BerthError, InvalidSpec, InvalidState, NotFound
 from ..image.store import Image, ImageStore
@@ -42,6 +42,11 @@ class RunRequest:
     team: str = ""  # its team's network; "" for the default network
     network_receive_bps: int | None = None  # bytes per second, through tc on the veth
     network_send_bps: int | None = None
+    cpuset_cpus: str = ""  # as `--cpuset-cpus 0-1`
+    memory_swap_bytes: int | None = None  # memory plus swap, as `--memory-swap`; -1 for unlimited swap
+    blkio_weight: int | None = None
+    device_read_bps: tuple[tuple[str, int], ...] = ()  # (block device path, bytes per second)
+    device_write_bps: tuple[tuple[str, int], ...] = ()
     init: bool = False  # run a small init as PID 1 (as `docker run --init`)
     name: str = ""
     labels: tuple[tuple[str, str], ...] = ()
@@ -118,7 +123,8 @@ class Containers:
             runtime_config=self.config.to_json(), restart_policy=str(policy), started_at=time.time())
         draft = specs.ContainerSpec(rootfs="/", hostname=record.hostname, process=process,
                                     cgroup_path=record.cgroup_path, memory_bytes=req.memory_bytes,
-                                    pids_limit=req.pids_limit, cpus=req.cpus)
+                                    pids_limit=req.pids_limit, cpus=req.cpus,
+                                    **_host_limits(req, self.cgroup_version))
         specs.validate(draft)  # before any system call
         provider.check_request(self.config, req.network, list(req.ports), req.team, _rates(req))
         return image, record, draft
@@ -388,6 +394,22 @@ def _load_request(bundle: Path, name: str) -> RunRequest:
 def _tuples(value):
     """JSON's lists back to the tuples a RunRequest holds, nested ones too."""
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _host_limits(req: RunRequest, cgroup_version: int) -> dict:
+    """The request's cpuset, swap and block IO limits as spec fields, checked against the host."""
+    if req.cpuset_cpus:
+        limits.check_cpuset(req.cpuset_cpus)
+    if req.memory_swap_bytes is not None:
+        limits.check_swap_limit(cgroup_version)
+    if req.blkio_weight is not None:
+        limits.check_blkio_weight(cgroup_version)
+
+    def devices(rates):
+        return tuple(specs.DeviceRate(*limits.device_numbers(path), int(rate)) for path, rate in rates)
+
+    return dict(cpuset_cpus=req.cpuset_cpus, memory_swap=req.memory_swap_bytes, blkio_weight=req.blkio_weight,
+                device_read_bps=devices(req.device_read_bps), device_write_bps=devices(req.device_write_bps))
 
 
 def _wait_for(path: Path, timeout: float) -> bool:

@@ -27,6 +27,7 @@ MASKED_PATHS = (
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 CPU_PERIOD_US = 100_000
 MIN_MEMORY = 6 * 1024 * 1024  # as Docker: below this a container cannot even start
+_CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _RLIMITS = (("RLIMIT_NOFILE", resource.RLIMIT_NOFILE, 1048576),
             ("RLIMIT_NPROC", resource.RLIMIT_NPROC, 1048576))
@@ -50,6 +51,15 @@ class BindFile:
 
 
 @dataclass(frozen=True)
+class DeviceRate:
+    """A block device's bytes-per-second limit (OCI throttle*BpsDevice)."""
+
+    major: int
+    minor: int
+    rate: int
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     rootfs: str
     hostname: str
@@ -60,6 +70,11 @@ class ContainerSpec:
     cpus: float | None = None
     netns_path: str | None = None  # None: a new namespace with only loopback
     binds: tuple[BindFile, ...] = field(default=())
+    cpuset_cpus: str = ""  # "" runs on every CPU
+    memory_swap: int | None = None  # memory plus swap, as `--memory-swap`; -1 for no swap limit
+    blkio_weight: int | None = None
+    device_read_bps: tuple[DeviceRate, ...] = ()
+    device_write_bps: tuple[DeviceRate, ...] = ()
 
 
 def _check_limits(spec: ContainerSpec) -> None:
@@ -69,6 +84,20 @@ def _check_limits(spec: ContainerSpec) -> None:
         raise InvalidSpec(f"pids limit must be at least 1, not {spec.pids_limit}")
     if spec.cpus is not None and not 0.01 <= spec.cpus <= 1024:
         raise InvalidSpec(f"CPU limit {spec.cpus} must be between 0.01 and 1024")
+    if spec.cpuset_cpus and not _CPUSET.match(spec.cpuset_cpus):
+        raise InvalidSpec(f"cpuset {spec.cpuset_cpus!r} is not a CPU list like 0, 0-1 or 0,2")
+    if spec.memory_swap is not None and spec.memory_swap != -1 and spec.memory_swap < spec.memory_bytes:
+        raise InvalidSpec(f"memory+swap limit {spec.memory_swap} bytes is below the memory limit "
+                          f"{spec.memory_bytes} bytes: it counts memory and swap together")
+    _check_block_io(spec)
+
+
+def _check_block_io(spec: ContainerSpec) -> None:
+    if spec.blkio_weight is not None and not 10 <= spec.blkio_weight <= 1000:
+        raise InvalidSpec(f"block IO weight {spec.blkio_weight} must be between 10 and 1000")
+    for device in spec.device_read_bps + spec.device_write_bps:
+        if device.rate < 1:
+            raise InvalidSpec(f"block device {device.major}:{device.minor} rate must be at least 1 byte/s")
 
 
 def _check_process(process: ProcessSpec) -> None:
@@ -130,9 +159,33 @@ def _resources(spec: ContainerSpec) -> dict:
         "memory": {"limit": spec.memory_bytes},
         "pids": {"limit": spec.pids_limit},
     }
+    if spec.memory_swap is not None:
+        res["memory"]["swap"] = spec.memory_swap
+    cpu = {}
     if spec.cpus is not None:
-        res["cpu"] = {"quota": int(spec.cpus * CPU_PERIOD_US), "period": CPU_PERIOD_US}
+        cpu.update(quota=int(spec.cpus * CPU_PERIOD_US), period=CPU_PERIOD_US)
+    if spec.cpuset_cpus:
+        cpu["cpus"] = spec.cpuset_cpus
+    if cpu:
+        res["cpu"] = cpu
+    block_io = _block_io(spec)
+    if block_io:
+        res["blockIO"] = block_io
     return res
+
+
+def _block_io(spec: ContainerSpec) -> dict:
+    def devices(rates):
+        return [{"major": d.major, "minor": d.minor, "rate": d.rate} for d in rates]
+
+    block_io = {}
+    if spec.blkio_weight is not None:
+        block_io["weight"] = spec.blkio_weight
+    if spec.device_read_bps:
+        block_io["throttleReadBpsDevice"] = devices(spec.device_read_bps)
+    if spec.device_write_bps:
+        block_io["throttleWriteBpsDevice"] = devices(spec.device_write_bps)
+    return block_io
 
 
 def _namespaces(spec: ContainerSpec) -> list[dict]:

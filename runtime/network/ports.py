@@ -75,5 +75,6 @@ def check_free(mapping: PortMapping) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(f"host port {mapping.host}/{mapping.protocol} is already in use on this host") from None
             if exc.errno == errno.EADDRNOTAVAIL:
-                raise InvalidSpec(f"host address {mapping.host_ip} in {mapping} is not an address of this host") from None
+                raise InvalidSpec(f"host address {mapping.host_ip} in {mapping} is not an address of this host") \
+                    from None
             raise

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from runtime.config import RuntimeConfig
 
-from ..env import env_bool, env_int, env_list, env_str
+from ..env import env_bool, env_int, env_list, env_port_range, env_str
 
 
 def runtime_config() -> RuntimeConfig:
@@ -17,6 +17,7 @@ def runtime_config() -> RuntimeConfig:
         cgroup_parent=env_str("BERTH_CGROUP_PARENT", d.cgroup_parent),
         netns_prefix=env_str("BERTH_NETNS_PREFIX", d.netns_prefix),
         allow_outbound=env_bool("BERTH_ALLOW_OUTBOUND", True),
+        port_range=env_port_range("BERTH_PORT_RANGE", d.port_range),
         dns_servers=tuple(env_list("BERTH_DNS", [])),
         log_size_max=env_int("BERTH_LOG_SIZE_MAX", d.log_size_max),
     )
