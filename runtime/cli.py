@@ -18,6 +18,7 @@ from . import cli_images
 from .cgroups.stats import cpu_percent
 from .config import RuntimeConfig
 from .container.manager import Containers, RunRequest
+from .container import volumes
 from .container.state import ContainerRecord
 from .errors import BerthError, InvalidSpec
 from .image.bootstrap import bootstrap_busybox
@@ -85,7 +86,8 @@ def cmd_run(args) -> int:
     req = RunRequest(image=args.image, memory_bytes=parse_size(args.memory), cpus=args.cpus,
                      pids_limit=args.pids_limit, command=tuple(args.command), env=tuple(args.env),
                      ports=tuple(portmaps.parse(p) for p in args.publish), network=args.network, **_run_limits(args),
-                     init=args.init, name=args.name or "", restart=args.restart)
+                     init=args.init, name=args.name or "", restart=args.restart,
+                     volumes=tuple(volumes.parse(v) for v in args.volume))
     info = containers.run(req)
     if args.detach:
         print(info.id)
@@ -194,6 +196,28 @@ def cmd_restart(args) -> int:
     return 0
 
 
+def cmd_volume_ls(args) -> int:
+    containers = Containers(_config(args))
+    print(f"{'VOLUME NAME':30} {'USED BY'}")
+    for name in containers.volumes.names():
+        users = ", ".join(u[:12] for u in containers.volume_users(name)) or "-"
+        print(f"{name:30} {users}")
+    return 0
+
+
+def cmd_volume_create(args) -> int:
+    print(Containers(_config(args)).volumes.create(args.name).parent.name)
+    return 0
+
+
+def cmd_volume_rm(args) -> int:
+    containers = Containers(_config(args))
+    for name in args.names:
+        containers.remove_volume(name)
+        print(name)
+    return 0
+
+
 def cmd_rm(args) -> int:
     containers = Containers(_config(args))
     for cid in args.containers:
@@ -255,6 +279,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--network", default="bridge", choices=["bridge", "none"])
     _add_limit_options(s)
     s.add_argument("--init", action="store_true", help="run an init as PID 1 that forwards signals")
+    s.add_argument("-v", "--volume", action="append", default=[], metavar="NAME:/PATH[:ro]",
+                   help="mount a named volume (made on first use) or a host path")
     s.add_argument("--restart", default="no", metavar="POLICY",
                    help="no, on-failure[:N], always or unless-stopped (applied by the host agent)")
     s.set_defaults(func=cmd_run)
@@ -272,6 +298,15 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("container")
     s.add_argument("-t", "--time", type=float, default=10.0)
     s.set_defaults(func=cmd_stop)
+    s = sub.add_parser("volume", help="list, create or remove named volumes")
+    vsub = s.add_subparsers(dest="volume_command", required=True, metavar="ls|create|rm")
+    vsub.add_parser("ls", help="list volumes and the containers using them").set_defaults(func=cmd_volume_ls)
+    v = vsub.add_parser("create", help="make a named volume")
+    v.add_argument("name")
+    v.set_defaults(func=cmd_volume_create)
+    v = vsub.add_parser("rm", help="remove volumes no container uses")
+    v.add_argument("names", nargs="+")
+    v.set_defaults(func=cmd_volume_rm)
     s = sub.add_parser("kill", help="send a signal to a container")
     s.add_argument("container")
     s.add_argument("-s", "--signal", default="KILL")

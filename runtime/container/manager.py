@@ -19,9 +19,10 @@ from ..linux.files import locked, write_atomic
 from ..network import links, provider, tc
 from ..network.ports import PortMapping
 from ..rootfs import overlay
-from . import etcfiles, monitor, restart, spec as specs
+from . import etcfiles, monitor, restart, spec as specs, volumes
 from .logs import LogLine, read_all
 from .runc import Runc
+from .volumes import VolumeMount, Volumes
 from .state import CREATED, RUNNING, ContainerRecord, Status, StatusCache, check, read_status
 
 DEFAULT_PIDS_LIMIT = 1024
@@ -51,6 +52,7 @@ class RunRequest:
     name: str = ""
     labels: tuple[tuple[str, str], ...] = ()
     restart: str = "no"  # a restart policy (restart.py), applied by the host agent
+    volumes: tuple[VolumeMount, ...] = ()
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -87,6 +89,7 @@ class Containers:
         self.cgroup_version = cgroups.detect_version()
         self._records: dict[str, tuple[int, ContainerRecord]] = {}  # bundle -> (state.json mtime, record)
         self._statuses = StatusCache()
+        self.volumes = Volumes(config)
         config.containers_dir.mkdir(parents=True, exist_ok=True)
 
     def bundle(self, cid: str) -> Path:
@@ -120,12 +123,15 @@ class Containers:
             cpus=req.cpus, pids_limit=req.pids_limit,
             cgroup_path=f"{self.config.cgroup_parent}/{req.id}", created=time.time(), labels=dict(req.labels),
             stop_signal=(image.config.get("config", {}).get("StopSignal") or "TERM").removeprefix("SIG"),
-            runtime_config=self.config.to_json(), restart_policy=str(policy), started_at=time.time())
+            runtime_config=self.config.to_json(), restart_policy=str(policy), started_at=time.time(),
+            volumes=[m.source for m in req.volumes if not m.is_host_path])
         draft = specs.ContainerSpec(rootfs="/", hostname=record.hostname, process=process,
                                     cgroup_path=record.cgroup_path, memory_bytes=req.memory_bytes,
                                     pids_limit=req.pids_limit, cpus=req.cpus,
                                     **_host_limits(req, self.cgroup_version))
         specs.validate(draft)  # before any system call
+        for mount in req.volumes:
+            volumes.check(mount)
         provider.check_request(self.config, req.network, list(req.ports), req.team, _rates(req))
         return image, record, draft
 
@@ -143,6 +149,7 @@ class Containers:
         record.network = net.to_dict()
         record.save(bundle)
         binds = etcfiles.write_etc_files(bundle, record.hostname, net.ip, list(self.config.dns_servers))
+        binds += self.volumes.binds(req.volumes)
         args = draft.process.args
         if req.init:
             binds += (specs.BindFile(self.config.init_binary, INIT_PATH, readonly=True),)
@@ -326,6 +333,14 @@ class Containers:
             shutil.rmtree(bundle)
         (self.config.run_dir / "locks" / info.id).unlink(missing_ok=True)
 
+    def volume_users(self, name: str) -> list[str]:
+        """The containers (running or not, as Docker counts them) that mount volume ``name``."""
+        return [info.id for info in self.list() if name in info.record.volumes]
+
+    def remove_volume(self, name: str) -> None:
+        with locked(self.config.state_dir / "volumes.lock"):
+            self.volumes.remove(name, self.volume_users(name))
+
     def logs(self, cid: str) -> list[LogLine]:
         path = self.bundle(self.get(cid).id) / "ctr.log"
         return read_all(path) if path.exists() else []
@@ -388,6 +403,7 @@ def _load_request(bundle: Path, name: str) -> RunRequest:
     except FileNotFoundError:
         raise InvalidState(f"container {name} was made by an older Berth and cannot be started again") from None
     data["ports"] = [PortMapping(**p) for p in data["ports"]]
+    data["volumes"] = [VolumeMount(**v) for v in data.get("volumes", [])]
     return RunRequest(**{k: _tuples(v) for k, v in data.items()})
 
 

@@ -72,6 +72,7 @@ class ContainerRecord:
     restart_count: int = 0      # restarts made by the policy since the last start by hand
     runs: int = 1               # starts so far: tells a late exit command of an earlier run apart
     started_at: float = 0.0
+    volumes: list[str] = field(default_factory=list)  # names of the named volumes it mounts
 
     def save(self, bundle: Path) -> None:
         write_atomic(bundle / "state.json", json.dumps(asdict(self), indent=1))

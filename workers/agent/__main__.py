@@ -15,7 +15,7 @@ from . import tasks  # noqa: F401  (registers the agent's tasks)
 from .context import context
 from .doctor import check_or_exit
 from .loops import start_all
-from .recovery import report_interrupted_builds
+from .recovery import finish_interrupted_runs, report_interrupted_builds
 from runtime.build.leftovers import remove_build_leftovers
 
 
@@ -39,6 +39,7 @@ def main() -> None:
     for item in remove_build_leftovers(ctx.containers.config):
         logging.getLogger("berth.agent").warning("removed %s, left by a build that died", item)
     report_interrupted_builds(ctx)
+    finish_interrupted_runs(ctx)
     threads = config.OPERATION_THREADS + config.BUILD_SLOT_COUNT
     app.worker_main(["worker", "-Q", config.host_queue(ctx.host), "-P", "threads", "-c", str(threads),
                      "-n", f"agent@{ctx.host}", "--without-gossip", "--without-mingle", "-l", "INFO"])

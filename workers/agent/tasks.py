@@ -18,7 +18,7 @@ from .. import contracts, streams
 from ..config import BUILD_SLOT_COUNT
 from ..celery_app import app
 from .context import CONTAINER_LABEL, context
-from .recovery import in_progress
+from .recovery import abandoned, in_progress, run_in_progress
 
 BUILD_SLOTS = threading.BoundedSemaphore(BUILD_SLOT_COUNT)
 
@@ -105,9 +105,14 @@ def _fetch_context(ctx, job: dict, workdir) -> None:
 @app.task(name=contracts.AGENT_RUN)
 def run(job: dict) -> None:
     ctx = context()
+    if ctx.containers.exists(job["runtime_id"]) or abandoned(ctx, job["runtime_id"]):
+        return  # a second delivery of a job already done, or given up by a restarted agent
+    with run_in_progress(ctx, job):
+        _run(ctx, job)
+
+
+def _run(ctx, job: dict) -> None:
     cid = job["container_id"]
-    if ctx.containers.exists(job["runtime_id"]):
-        return  # a second delivery of a job already done
     try:
         req = RunRequest(
             id=job["runtime_id"], image=job["image"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
