@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -196,6 +197,13 @@ def cmd_restart(args) -> int:
     return 0
 
 
+def cmd_exec(args) -> int:
+    tty = args.tty or (args.interactive and sys.stdin.isatty())
+    proc = Containers(_config(args)).exec(args.container, args.command, tty=tty,
+                                          stdin=None if args.interactive else subprocess.DEVNULL)
+    return proc.wait()
+
+
 def cmd_volume_ls(args) -> int:
     containers = Containers(_config(args))
     print(f"{'VOLUME NAME':30} {'USED BY'}")
@@ -298,6 +306,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("container")
     s.add_argument("-t", "--time", type=float, default=10.0)
     s.set_defaults(func=cmd_stop)
+    s = sub.add_parser("exec", help="run a command in a running container")
+    s.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
+    s.add_argument("-t", "--tty", action="store_true", help="give the command a terminal")
+    s.add_argument("container")
+    s.add_argument("command", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_exec)
     s = sub.add_parser("volume", help="list, create or remove named volumes")
     vsub = s.add_subparsers(dest="volume_command", required=True, metavar="ls|create|rm")
     vsub.add_parser("ls", help="list volumes and the containers using them").set_defaults(func=cmd_volume_ls)

@@ -333,6 +333,14 @@ class Containers:
             shutil.rmtree(bundle)
         (self.config.run_dir / "locks" / info.id).unlink(missing_ok=True)
 
+    def exec(self, cid: str, command: list[str], tty: bool = False, **stdio):
+        """Run ``command`` in a running container (`docker exec`); returns the runc process."""
+        info = self.get(cid)
+        check("exec", info.record.name, info.status.state)
+        if not command:
+            raise InvalidSpec("no command to run in the container")
+        return self.runc.exec(info.id, command, tty, **stdio)
+
     def volume_users(self, name: str) -> list[str]:
         """The containers (running or not, as Docker counts them) that mount volume ``name``."""
         return [info.id for info in self.list() if name in info.record.volumes]

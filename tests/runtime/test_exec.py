@@ -1,0 +1,65 @@
+"""Exec: a command run in a running container, through runc exec, with and without a terminal."""
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from runtime.errors import InvalidState
+
+from .test_containers import containers, run, wait_exit  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.root
+
+
+def test_exec_runs_in_the_containers_namespaces(containers):
+    manager, _ = containers
+    info = run(containers, command=("sleep", "600"), init=True)
+    proc = manager.exec(info.id, ["sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '"],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    hostname, init = out.decode().splitlines()
+    assert hostname == info.id[:12] and init.startswith("/run/berth-init")
+
+
+def test_exec_with_a_terminal_echoes_what_is_typed(containers):
+    manager, _ = containers
+    info = run(containers, command=("sleep", "600"), init=True)
+    master, slave = pty.openpty()
+    proc = manager.exec(info.id, ["sh"], tty=True, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    try:
+        os.write(master, b"echo hi-$((40+2))\n")
+        seen = b""
+        deadline = time.monotonic() + 10
+        while b"hi-42" not in seen:
+            assert time.monotonic() < deadline, seen
+            if select.select([master], [], [], 0.5)[0]:
+                seen += os.read(master, 4096)
+        os.write(master, b"exit\n")
+        assert proc.wait(10) == 0
+    finally:
+        os.close(master)
+
+
+def test_exec_in_a_stopped_container_is_refused(containers):
+    manager, _ = containers
+    info = run(containers, command=("true",))
+    wait_exit(manager, info.id)
+    with pytest.raises(InvalidState, match="cannot exec container .*: it is exited; commands run only in a running"):
+        manager.exec(info.id, ["ls"])
+
+
+def test_cli_exec_returns_the_commands_exit_code(containers, runtime_config):
+    manager, _ = containers
+    info = run(containers, command=("sleep", "600"), init=True)
+    cli = [sys.executable, "-m", "runtime", "--state-dir", str(runtime_config.state_dir),
+           "--run-dir", str(runtime_config.run_dir)]
+    done = subprocess.run(cli + ["exec", info.id, "sh", "-c", "echo inside; exit 7"], capture_output=True, text=True)
+    assert done.returncode == 7 and done.stdout == "inside\n"
