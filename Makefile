@@ -22,7 +22,10 @@ test: deps
 	@$(MAKE) -s debs DEB_PACKAGES="$(TEST_DEB_PACKAGES)"
 	$(PY) -m pytest
 
+# Byte-compiled once here: where PYTHONDONTWRITEBYTECODE is set, every process (the CLI,
+# conmon's exit command) would compile the sources again at each start.
 deps: debs venv
+	@$(PY) -m compileall -q runtime workers webui >/dev/null
 
 # Install the Debian packages that are missing; apt-get update only when needed.
 debs:

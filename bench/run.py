@@ -15,27 +15,13 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = str(ROOT / ".venv" / "bin" / "python")
-BERTH = [PY, "-m", "runtime", "--state-dir", "/var/lib/berth-bench", "--run-dir", "/run/berth-bench",
-         "--bridge", "berthbench0", "--subnet", "10.197.0.0/16", "--nft-table", "berth_bench",
-         "--cgroup-parent", "/berth-bench", "--netns-prefix", "bbench"]
-PODMAN = ["podman", "--runtime", "runc"]
-PODMAN_RUN = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
-IMAGE = "localhost/busybox:latest"
-
-
-def timed(cmd: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    return time.perf_counter() - started
+from common import BERTH, IMAGE, PODMAN, PODMAN_RUN, out, remove_bench_network, timed
 
 
 def median_time(cmd: list[str], runs: int) -> float:
@@ -97,10 +83,6 @@ def idle_cost(count: int, start, stop, monitor: str) -> float:
     return per_container
 
 
-def out(cmd: list[str]) -> str:
-    return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip()
-
-
 def idle_costs(count: int) -> dict[str, float]:
     return {
         "berth (conmon)": idle_cost(count, lambda: out(BERTH + ["run", "-d", "busybox", "sleep", "3600"]),
@@ -127,20 +109,6 @@ def main() -> None:
     for name, size in idle_costs(args.idle).items():
         print(f"  {name:24} {size / 1024 / 1024:8.2f} MB")
     remove_bench_network()
-
-
-def remove_bench_network() -> None:
-    sys.path.insert(0, str(ROOT))
-    from runtime.cgroups import paths as cgroups
-    from runtime.config import RuntimeConfig
-    from runtime.network import provider
-
-    config = RuntimeConfig(state_dir="/var/lib/berth-bench", run_dir="/run/berth-bench", bridge="berthbench0",
-                           subnet="10.197.0.0/16", nft_table="berth_bench", cgroup_parent="/berth-bench",
-                           netns_prefix="bbench")
-    provider.remove_host(config)
-    cgroups.remove(config.cgroup_parent, cgroups.detect_version())
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":
