@@ -1,10 +1,11 @@
 """Django settings, read strictly from the environment (see .env.example)."""
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
-from workers.env import SettingError, env_bool, env_int, env_list, env_str
+from workers.env import SettingError, env_bool, env_int, env_list, env_port_range, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BERTH_VAR_DIR", str(BASE_DIR / "var")))
@@ -110,9 +111,11 @@ BERTH_DEFAULT_MAX_MEMORY_MB = env_int("BERTH_DEFAULT_MAX_MEMORY_MB", 2048)
 BERTH_DEFAULT_MAX_CPUS = env_int("BERTH_DEFAULT_MAX_CPUS", 4)
 BERTH_BUILD_MEMORY_MB = env_int("BERTH_BUILD_MEMORY_MB", 1024)
 BERTH_BUILD_TIMEOUT_SECONDS = env_int("BERTH_BUILD_TIMEOUT_SECONDS", 1800)
-# Host ports a user may publish.
-BERTH_PORT_MIN = env_int("BERTH_PORT_MIN", 1024)
-BERTH_PORT_MAX = env_int("BERTH_PORT_MAX", 65535)
+# Host ports a user may publish; the host agents read the same variable and check again.
+BERTH_PORT_MIN, BERTH_PORT_MAX = env_port_range("BERTH_PORT_RANGE", (1024, 65535))
+for _old in ("BERTH_PORT_MIN", "BERTH_PORT_MAX"):
+    if _old in os.environ:
+        raise SettingError(f"{_old} is replaced by BERTH_PORT_RANGE=LOW-HIGH (e.g. 1024-65535)")
 BERTH_MAX_CONTEXT_BYTES = env_int("BERTH_MAX_CONTEXT_BYTES", 64 * 1024 * 1024)
 # Any request body above this is refused before it is read: a context, a Dockerfile and the form.
 BERTH_MAX_REQUEST_BYTES = BERTH_MAX_CONTEXT_BYTES + 2 * 1024 * 1024

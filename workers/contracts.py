@@ -64,10 +64,19 @@ def build_job(build_id: int, dockerfile: str, tag: str, memory_bytes: int, cpus:
 
 
 def run_job(container_id: int, runtime_id: str, image: str, ports: list[str], memory_bytes: int,
-            cpus: float | None, env: list[str], name: str, init: bool = True, restart: str = "no") -> dict:
+            cpus: float | None, env: list[str], name: str, init: bool = True, restart: str = "no",
+            options: dict | None = None) -> dict:
     return {"container_id": container_id, "runtime_id": runtime_id, "image": image, "ports": ports,
             "memory_bytes": memory_bytes, "cpus": cpus, "env": env, "name": name, "init": init,
-            "restart": restart}
+            "restart": restart, **(options or {})}
+
+
+def run_options(team: str, pids_limit: int, cpuset_cpus: str, network_receive_bps: int | None,
+                network_send_bps: int | None) -> dict:
+    """A run job's team (its containers share a network no other team reaches) and its limits
+    past memory and CPU; rates in bytes per second, None for no limit."""
+    return {"team": team, "pids_limit": pids_limit, "cpuset_cpus": cpuset_cpus,
+            "network_receive_bps": network_receive_bps, "network_send_bps": network_send_bps}
 
 
 def error(code: str, message: str, detail: str = "") -> dict:

@@ -33,15 +33,29 @@ def _check_quota(app: App) -> None:
                         f"{quota.max_cpus:g} CPUs.")
 
 
+def _host_port(mapping: str) -> str:
+    """``[ADDRESS:]HOST:CONTAINER/PROTO`` to ``HOST/PROTO``."""
+    ports, _, proto = mapping.partition("/")
+    return f"{ports.split(':')[-2]}/{proto}"
+
+
 def _check_ports(app: App, host) -> None:
-    wanted = {p.split(":")[0] + "/" + p.split("/")[-1] for p in app.ports}
+    wanted = {_host_port(p) for p in app.ports}
     for other in Container.objects.filter(host=host, status__in=_HOLDING):
-        taken = {p.split(":")[0] + "/" + p.split("/")[-1] for p in other.ports}
+        taken = {_host_port(p) for p in other.ports}
         clash = wanted & taken
         if clash:
             port = sorted(clash)[0]
             # Another team's container is not named: only that the port is taken.
             raise UserError(f"Host port {port} is already published by another container on {host.name}.")
+
+
+def _run_options(app: App) -> dict:
+    def rate(mb_per_s):
+        return None if mb_per_s is None else int(mb_per_s * 1024 * 1024)
+
+    return contracts.run_options(str(app.team_id), app.pids_limit, app.cpuset_cpus, rate(app.network_in_mb),
+                                 rate(app.network_out_mb))
 
 
 def run_app(user, app: App) -> Container:
@@ -59,7 +73,7 @@ def run_app(user, app: App) -> Container:
                                              restart_policy=app.restart_policy)
         job = contracts.run_job(container.id, container.runtime_id, build.image or build.image_id, app.ports,
                                 app.memory_mb * 1024 * 1024, app.cpus, [], container.name,
-                                restart=app.restart_policy)
+                                restart=app.restart_policy, options=_run_options(app))
         transaction.on_commit(lambda: client.queue_run(build.host.name, job))
     return container
 

@@ -17,6 +17,7 @@ def create_app(user, data: dict) -> App:
     app = App(team=data["team"], name=data["name"], dockerfile=data["dockerfile"], ports=data["ports"],
               memory_mb=data["memory_mb"], cpus=data.get("cpus"), restart_policy=data.get("restart_policy", "no"),
               created_by=user)
+    _set_run_limits(app, data)
     if data.get("context"):
         app.context.save(data["context"].name, data["context"], save=False)
     app.save()
@@ -27,8 +28,19 @@ def update_app(user, app: App, data: dict) -> App:
     """New ports and limits apply to the next run; running containers keep theirs."""
     app.ports, app.memory_mb, app.cpus = data["ports"], data["memory_mb"], data["cpus"]
     app.restart_policy = data.get("restart_policy", "no")
-    app.save(update_fields=["ports", "memory_mb", "cpus", "restart_policy"])
+    _set_run_limits(app, data)
+    app.save(update_fields=["ports", "memory_mb", "cpus", "restart_policy", *RUN_LIMITS])
     return app
+
+
+# The limits the forms offer besides memory and CPU; a form without one keeps the app's.
+RUN_LIMITS = ("pids_limit", "cpuset_cpus", "network_in_mb", "network_out_mb")
+
+
+def _set_run_limits(app: App, data: dict) -> None:
+    for name in RUN_LIMITS:
+        if name in data:
+            setattr(app, name, data[name])
 
 
 def delete_app(user, app: App) -> None:

@@ -11,33 +11,43 @@ from workers import contracts
 
 from . import uploads
 
-_PORT = re.compile(r"^(\d{1,5}):(\d{1,5})(/(tcp|udp))?$")
+_PORT = re.compile(r"^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d{1,5}):(\d{1,5})(/(tcp|udp))?$")
 # Image names are lowercase in Docker's reference grammar.
 RESTART_POLICY = RegexValidator(contracts.RESTART_POLICY_PATTERN,
                                 "Use no, on-failure, on-failure:N (at most N restarts), always or unless-stopped.")
+DEFAULT_PIDS = 1024
+# The host checks again that each CPU is one of its own.
+CPUSET = RegexValidator(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", "Use CPU numbers and ranges like 0, 0-1 or 0,2.")
 APP_NAME = RegexValidator(r"^[a-z0-9][a-z0-9_.-]*$", "Use lowercase letters, digits, and . _ - "
                           "(starting with a letter or a digit), as in image names.")
 
 
 def parse_ports(text: str) -> list[str]:
-    """``"18080:80, 5353:53/udp"`` to ``["18080:80/tcp", "5353:53/udp"]``, checked."""
+    """``"18080:80, 127.0.0.1:5353:53/udp"`` to ``["18080:80/tcp", "127.0.0.1:5353:53/udp"]``, checked."""
     mappings, seen = [], set()
     text = re.sub(r"\s*([:/])\s*", r"\1", text or "")  # "8080 : 80" means 8080:80
     for item in [p.strip() for p in re.split(r"[,\s]+", text) if p.strip()]:
         m = _PORT.match(item)
         if not m:
-            raise forms.ValidationError(f"“{item}” is not a port mapping like 8080:80 or 5353:53/udp.")
-        host, container, proto = int(m.group(1)), int(m.group(2)), m.group(4) or "tcp"
+            raise forms.ValidationError(f"“{item}” is not a port mapping like 8080:80, 5353:53/udp "
+                                        "or 127.0.0.1:8080:80.")
+        address, host, container, proto = m.group(1) or "", int(m.group(2)), int(m.group(3)), m.group(5) or "tcp"
+        _check_address(item, address)
         if not settings.BERTH_PORT_MIN <= host <= settings.BERTH_PORT_MAX:
             raise forms.ValidationError(f"Host port {host} is outside the allowed range "
                                         f"{settings.BERTH_PORT_MIN}-{settings.BERTH_PORT_MAX}.")
         if not 1 <= container <= 65535:
             raise forms.ValidationError(f"Container port {container} is outside 1-65535.")
-        if (host, proto) in seen:
+        if (host, proto) in seen:  # on two addresses too: the host's published ports are keyed by port
             raise forms.ValidationError(f"Host port {host}/{proto} is mapped twice.")
         seen.add((host, proto))
-        mappings.append(f"{host}:{container}/{proto}")
+        mappings.append(f"{address + ':' if address else ''}{host}:{container}/{proto}")
     return mappings
+
+
+def _check_address(item: str, address: str) -> None:
+    if address and any(int(part) > 255 for part in address.split(".")):
+        raise forms.ValidationError(f"“{address}” in “{item}” is not an IPv4 address.")
 
 
 class AppForm(forms.Form):
@@ -56,6 +66,16 @@ class AppForm(forms.Form):
                                      empty_value="no", validators=[RESTART_POLICY],
                                      help_text="no, on-failure[:N], always or unless-stopped, as in Docker.")
 
+    pids_limit = forms.IntegerField(label="Process limit", min_value=1, max_value=1_000_000, initial=DEFAULT_PIDS,
+                                    required=False, help_text="Processes and threads at once; a fork bomb stops "
+                                                              f"here. Empty: {DEFAULT_PIDS}.")
+    cpuset_cpus = forms.CharField(label="CPUs to run on", max_length=64, required=False, validators=[CPUSET],
+                                  help_text="e.g. 0-1 or 0,2 (as docker's --cpuset-cpus); empty: any CPU.")
+    network_in_mb = forms.FloatField(label="Download limit (MB/s)", required=False, min_value=0.01, max_value=4000,
+                                     help_text="What the container may receive per second; empty: no limit.")
+    network_out_mb = forms.FloatField(label="Upload limit (MB/s)", required=False, min_value=0.01, max_value=4000,
+                                      help_text="What the container may send per second; empty: no limit.")
+
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = writable_teams_of(user).order_by("-personal", "name")
@@ -73,6 +93,9 @@ class AppForm(forms.Form):
     def clean_ports(self) -> list[str]:
         return parse_ports(self.cleaned_data.get("ports", ""))
 
+    def clean_pids_limit(self) -> int:
+        return self.cleaned_data.get("pids_limit") or DEFAULT_PIDS
+
     def clean(self):
         data = super().clean()
         team = data.get("team")
@@ -89,6 +112,10 @@ class AppSettingsForm(forms.Form):
     memory_mb = AppForm.base_fields["memory_mb"]
     cpus = AppForm.base_fields["cpus"]
     restart_policy = AppForm.base_fields["restart_policy"]
+    pids_limit = AppForm.base_fields["pids_limit"]
+    cpuset_cpus = AppForm.base_fields["cpuset_cpus"]
+    network_in_mb = AppForm.base_fields["network_in_mb"]
+    network_out_mb = AppForm.base_fields["network_out_mb"]
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,6 +123,8 @@ class AppSettingsForm(forms.Form):
 
     def clean_ports(self) -> list[str]:
         return parse_ports(self.cleaned_data.get("ports", ""))
+
+    clean_pids_limit = AppForm.clean_pids_limit
 
     def clean(self):
         data = super().clean()

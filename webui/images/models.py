@@ -17,6 +17,10 @@ class App(models.Model):
     cpus = models.FloatField(default=1.0)
     restart_policy = models.CharField(max_length=24, default="no",
                                       help_text="no, on-failure[:N], always or unless-stopped, as Docker's.")
+    pids_limit = models.PositiveIntegerField(default=1024, help_text="Processes and threads it may run at once.")
+    cpuset_cpus = models.CharField(max_length=64, blank=True, help_text="CPUs it may run on, e.g. 0-1; empty: all.")
+    network_in_mb = models.FloatField(null=True, blank=True, help_text="MB/s it may receive; empty: no limit.")
+    network_out_mb = models.FloatField(null=True, blank=True, help_text="MB/s it may send; empty: no limit.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     created = models.DateTimeField(auto_now_add=True)
 

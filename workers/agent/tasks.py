@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from runtime.build.builder import BuildOptions, build as build_image
 from runtime.build.context import extract
-from runtime.container.manager import RunRequest
+from runtime.container.manager import DEFAULT_PIDS_LIMIT, RunRequest
 from runtime.container.state import RUNNING
 from runtime.errors import BerthError, ContextError, InvalidState, NotFound
 from runtime.network import ports as portmaps
@@ -117,6 +117,7 @@ def _run(ctx, job: dict) -> None:
         req = RunRequest(
             id=job["runtime_id"], image=job["image"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
             ports=tuple(portmaps.parse(p) for p in job["ports"]), env=tuple(job.get("env", [])),
+            **_run_options(job),
             name=job.get("name", ""), init=job.get("init", False), labels=((CONTAINER_LABEL, str(cid)),),
             restart=job.get("restart", "no"))
         info = ctx.containers.run(req)
@@ -125,6 +126,13 @@ def _run(ctx, job: dict) -> None:
         return
     ctx.remember(info.id, cid, RUNNING)
     ctx.report(contracts.CONTROL_CONTAINER_EVENT, cid, ctx.running_event(info))
+
+
+def _run_options(job: dict) -> dict:
+    """contracts.run_options' fields as RunRequest's; jobs queued before them have none."""
+    return {"team": job.get("team", ""), "pids_limit": job.get("pids_limit") or DEFAULT_PIDS_LIMIT,
+            "cpuset_cpus": job.get("cpuset_cpus", ""), "network_receive_bps": job.get("network_receive_bps"),
+            "network_send_bps": job.get("network_send_bps")}
 
 
 @app.task(name=contracts.AGENT_STOP)
