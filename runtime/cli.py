@@ -1,6 +1,6 @@
 """``python -m runtime``: the runtime on its own, without the web or the queue.
 
-    python -m runtime bootstrap busybox
+    python -m runtime bootstrap busybox        (or debian)
     python -m runtime build -t hello examples/hello-web
     python -m runtime run -d -p 8080:80 -m 64m --cpus 0.5 hello
     python -m runtime ps | logs ID | stats ID | stop ID | kill ID | start ID | restart ID | rm ID | images
@@ -22,7 +22,7 @@ from .container.manager import Containers, RunRequest
 from .container import volumes
 from .container.state import ContainerRecord
 from .errors import BerthError, InvalidSpec
-from .image.bootstrap import bootstrap_busybox
+from .image.bootstrap import bootstrap_busybox, bootstrap_debian
 from .image.store import ImageStore
 from .network import ports as portmaps
 
@@ -48,7 +48,8 @@ def _config(args) -> RuntimeConfig:
 
 
 def cmd_bootstrap(args) -> int:
-    image = bootstrap_busybox(ImageStore(_config(args)))
+    make = bootstrap_debian if args.image == "debian" else bootstrap_busybox
+    image = make(ImageStore(_config(args)))
     print(f"{image.name} {image.short_id}")
     return 0
 
@@ -259,7 +260,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("bootstrap", help="make a base image on this host")
-    s.add_argument("image", choices=["busybox"])
+    s.add_argument("image", choices=["busybox", "debian"],
+                   help="busybox from busybox-static, or debian:bookworm-slim with debootstrap (a download)")
     s.set_defaults(func=cmd_bootstrap)
     sub.add_parser("images", help="list images").set_defaults(func=cmd_images)
 

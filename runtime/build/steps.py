@@ -147,7 +147,9 @@ class StepRunner:
         try:
             uid, gid = etcfiles.resolve_user(rootfs.merged, owner) if owner else (0, 0)
             target = dest if dest.startswith("/") else os.path.join(workdir, dest)
-            as_dir = dest.endswith("/") or len(sources) > 1 or any(s.is_dir() for s in sources)
+            # Into the directory when the destination says so or already is one ("COPY app.py ." too).
+            as_dir = (dest.endswith(("/", "/.")) or dest == "." or len(sources) > 1
+                      or any(s.is_dir() for s in sources) or secure_join(rootfs.merged, target).is_dir())
             for source in sources:
                 _copy_one(rootfs.merged, source, target, as_dir, uid, gid)
         except BaseException:
