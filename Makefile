@@ -5,18 +5,23 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := runc conmon nftables redis-server busybox-static iproute2 curl chromium catatonit skopeo
+DEB_PACKAGES := runc conmon nftables redis-server busybox-static iproute2 curl chromium catatonit skopeo \
+  debootstrap
 # Only the tests need these: podman as the other side of image interchange, a registry and htpasswd.
 TEST_DEB_PACKAGES := podman docker-registry apache2-utils
 export BERTH_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: run stop test deps debs venv
+.PHONY: run stop test deps debs venv debian
 
 run: deps
 	@deploy/services.sh start
 
 stop:
 	@deploy/services.sh stop
+
+# debian:bookworm-slim for the host's store, from Debian's mirror (about half a minute).
+debian: deps
+	$(PY) -m runtime bootstrap debian
 
 test: deps
 	@$(MAKE) -s debs DEB_PACKAGES="$(TEST_DEB_PACKAGES)"

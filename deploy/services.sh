@@ -51,6 +51,8 @@ start() {
   echo "Berth is running at http://127.0.0.1:$PORT/"
   echo "Log in as admin with password: $password"
   echo "Logs: $VAR/log/   Stop with: make stop"
+  "$PY" -m runtime images 2>/dev/null | grep -q '^debian:bookworm-slim' ||
+    echo "Base images: busybox:latest is ready; \`make debian\` adds debian:bookworm-slim (about 30 s)."
 }
 
 stop_one() {  # SIGTERM, then wait for the exit (the agent finishes its jobs first), SIGKILL after 60 s
