@@ -58,9 +58,11 @@ def can_move(transitions: dict, current: str, new: str) -> bool:
 
 
 def build_job(build_id: int, dockerfile: str, tag: str, memory_bytes: int, cpus: float | None,
-              has_context: bool, timeout_seconds: int) -> dict:
+              has_context: bool, timeout_seconds: int, build_args: dict | None = None, target: str = "",
+              no_cache: bool = False) -> dict:
     return {"build_id": build_id, "dockerfile": dockerfile, "tag": tag, "memory_bytes": memory_bytes,
-            "cpus": cpus, "has_context": has_context, "timeout_seconds": timeout_seconds}
+            "cpus": cpus, "has_context": has_context, "timeout_seconds": timeout_seconds,
+            "build_args": build_args or {}, "target": target, "no_cache": no_cache}
 
 
 def run_job(container_id: int, runtime_id: str, image: str, ports: list[str], memory_bytes: int,

@@ -52,7 +52,7 @@ def delete_app(user, app: App) -> None:
     app.delete()
 
 
-def start_build(user, app: App) -> Build:
+def start_build(user, app: App, build_args: dict | None = None, target: str = "", no_cache: bool = False) -> Build:
     host = pick_host()
     if host is None:
         raise UserError("No worker host is up: start a host agent (make run starts one) and try again.")
@@ -60,10 +60,11 @@ def start_build(user, app: App) -> Build:
         active = app.builds.filter(status__in=(contracts.BUILD_QUEUED, contracts.BUILD_RUNNING)).first()
         if active:
             raise UserError(f"Build #{active.id} of this app is still {active.status}: wait for it to finish.")
-        build = Build.objects.create(app=app, host=host, created_by=user)
+        build = Build.objects.create(app=app, host=host, created_by=user, build_args=build_args or {},
+                                     target=target, no_cache=no_cache)
         job = contracts.build_job(build.id, app.dockerfile, app.image_name,
                                   settings.BERTH_BUILD_MEMORY_MB * 1024 * 1024, None, bool(app.context),
-                                  settings.BERTH_BUILD_TIMEOUT_SECONDS)
+                                  settings.BERTH_BUILD_TIMEOUT_SECONDS, build.build_args, target, no_cache)
         transaction.on_commit(lambda: _queue(build, job))
     return build
 

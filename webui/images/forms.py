@@ -22,6 +22,39 @@ APP_NAME = RegexValidator(r"^[a-z0-9][a-z0-9_.-]*$", "Use lowercase letters, dig
                           "(starting with a letter or a digit), as in image names.")
 
 
+_ARG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+STAGE_NAME = RegexValidator(r"^[a-zA-Z][a-zA-Z0-9_.-]*$", "A stage name starts with a letter; then letters, "
+                            "digits and . _ - (as after FROM ... AS).")
+
+
+def parse_build_args(text: str) -> dict[str, str]:
+    """One ``NAME=value`` a line, as ``--build-arg`` takes them; blank lines are skipped."""
+    args: dict[str, str] = {}
+    for number, line in enumerate((text or "").splitlines(), 1):
+        if not line.strip():
+            continue
+        name, equals, value = line.partition("=")
+        name = name.strip()
+        if not equals or not _ARG_NAME.match(name):
+            raise forms.ValidationError(f"Line {number}: {line.strip()!r} is not NAME=value (a name is letters, "
+                                        "digits and _, not starting with a digit).")
+        if name in args:
+            raise forms.ValidationError(f"Line {number}: {name} is given twice.")
+        args[name] = value
+    return args
+
+
+class BuildOptionsForm(forms.Form):
+    build_args = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                                 help_text="One NAME=value a line, for the Dockerfile's ARG instructions.")
+    target = forms.CharField(required=False, max_length=100, validators=[STAGE_NAME],
+                             help_text="Build up to this stage of a multi-stage Dockerfile.")
+    no_cache = forms.BooleanField(required=False, label="Build every step again (no cache)")
+
+    def clean_build_args(self) -> dict[str, str]:
+        return parse_build_args(self.cleaned_data.get("build_args", ""))
+
+
 def parse_ports(text: str) -> list[str]:
     """``"18080:80, 127.0.0.1:5353:53/udp"`` to ``["18080:80/tcp", "127.0.0.1:5353:53/udp"]``, checked."""
     mappings, seen = [], set()

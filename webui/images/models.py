@@ -55,6 +55,9 @@ class Build(AppJob):
     error = models.TextField(blank=True)
     log = models.TextField(blank=True, help_text="The whole build output, kept when the build ends.")
     seconds = models.FloatField(null=True, blank=True)
+    build_args = models.JSONField(default=dict, blank=True, help_text="--build-arg values, by name.")
+    target = models.CharField(max_length=100, blank=True, help_text="The stage to stop at (--target).")
+    no_cache = models.BooleanField(default=False)
 
     def __str__(self):
         return f"build {self.id} of {self.app}"

@@ -12,7 +12,7 @@ from webui.core.errors import UserError
 from workers import streams
 
 from . import actions
-from .forms import AppForm, AppSettingsForm
+from .forms import AppForm, AppSettingsForm, BuildOptionsForm
 from .models import App, Build
 
 
@@ -40,7 +40,7 @@ def app_detail(request, app_id):
     return render(request, "images/app_detail.html", {
         "app": app, "builds": app.builds.all()[:20],
         "containers": app.containers.exclude(status="removed").select_related("host"),
-        "can_write": can_write(request.user, app.team)})
+        "can_write": can_write(request.user, app.team), "build_form": BuildOptionsForm()})
 
 
 def _writable_app(request, app_id) -> App:
@@ -88,8 +88,14 @@ def _writable_app_or_404(request, app_id) -> App:
 @login_required
 @require_POST
 def app_build(request, app_id):
+    form = BuildOptionsForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{form.fields[field].label or field.replace('_', ' ').capitalize()}: "
+                                    f"{' '.join(errors)}")
+        return redirect("app", app_id=app_id)
     try:
-        build = actions.start_build(request.user, _writable_app(request, app_id))
+        build = actions.start_build(request.user, _writable_app(request, app_id), **form.cleaned_data)
     except UserError as exc:
         messages.error(request, str(exc))
         return redirect("app", app_id=app_id)

@@ -1,9 +1,13 @@
 """The agent's runtime configuration, from the environment (the runtime reads none)."""
 from __future__ import annotations
 
-from runtime.config import RuntimeConfig
+from pathlib import Path
 
-from ..env import env_bool, env_int, env_list, env_port_range, env_str
+from runtime.config import RuntimeConfig
+from runtime.errors import InvalidSpec
+from runtime.image.registry import Registry, parse_registry
+
+from ..env import SettingError, env_bool, env_int, env_list, env_port_range, env_str
 
 
 def runtime_config() -> RuntimeConfig:
@@ -21,3 +25,16 @@ def runtime_config() -> RuntimeConfig:
         dns_servers=tuple(env_list("BERTH_DNS", [])),
         log_size_max=env_int("BERTH_LOG_SIZE_MAX", d.log_size_max),
     )
+
+
+def registries() -> tuple[Registry, ...]:
+    """BERTH_REGISTRIES: registry URLs, comma-separated, e.g. ``http://127.0.0.1:5000``; logins in
+    them (``https://user:password@host``) are better kept in the file BERTH_REGISTRIES_FILE names."""
+    urls = env_list("BERTH_REGISTRIES", [])
+    path = env_str("BERTH_REGISTRIES_FILE", "")
+    if path:
+        urls += [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    try:
+        return tuple(parse_registry(url) for url in urls)
+    except InvalidSpec as exc:
+        raise SettingError(f"BERTH_REGISTRIES: {exc.message}") from None

@@ -19,6 +19,7 @@ from ..config import BUILD_SLOT_COUNT
 from ..celery_app import app
 from .context import CONTAINER_LABEL, context
 from .recovery import abandoned, in_progress, run_in_progress
+from .settings import registries
 
 BUILD_SLOTS = threading.BoundedSemaphore(BUILD_SLOT_COUNT)
 
@@ -79,7 +80,9 @@ def _build(ctx, job: dict) -> None:
     try:
         _fetch_context(ctx, job, workdir)
         options = BuildOptions(tag=job["tag"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
-                               timeout_seconds=job.get("timeout_seconds", 3600))
+                               timeout_seconds=job.get("timeout_seconds", 3600),
+                               build_args=job.get("build_args") or {}, no_cache=job.get("no_cache", False),
+                               registries=registries())
         image = build_image(ctx.containers.config, ctx.store, job["dockerfile"], workdir, options, output)
         event = {"status": contracts.BUILD_SUCCEEDED, "image": image.name, "image_id": image.id}
     except Exception as exc:  # any failure must reach the user as a failed build

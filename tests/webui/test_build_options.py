@@ -1,0 +1,52 @@
+"""Build args, target and no-cache: from the app page's build form to the job the host gets."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def queued_build_job(queue) -> dict:
+    raw = queue.lrange("host.test-host", 0, -1)
+    assert len(raw) == 1, "one build job on the host's queue"
+    return json.loads(base64.b64decode(json.loads(raw[0])["body"]))[0][0]
+
+
+def _post(user, app, **data):
+    client = Client()
+    client.force_login(user)
+    return client.post(f"/apps/{app.id}/build/", data, follow=True)
+
+
+def test_build_args_target_and_no_cache_reach_the_host(owner, app, host, queue, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(owner, app, build_args="VERSION=1.2\n\nGREETING=hello world=yes\n", target="final",
+                         no_cache="on")
+    job = queued_build_job(queue)
+    assert job["build_args"] == {"VERSION": "1.2", "GREETING": "hello world=yes"}
+    assert job["target"] == "final" and job["no_cache"] is True
+    page = response.content.decode()
+    assert "--build-arg VERSION=1.2" in page and "--target final" in page and "--no-cache" in page
+
+
+def test_a_plain_build_sends_no_options(owner, app, host, queue, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(owner, app)
+    job = queued_build_job(queue)
+    assert (job["build_args"], job["target"], job["no_cache"]) == ({}, "", False)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"build_args": "VERSION"}, "Line 1: &#x27;VERSION&#x27; is not NAME=value"),
+    ({"build_args": "OK=1\n9LIVES=yes"}, "Line 2: &#x27;9LIVES=yes&#x27; is not NAME=value"),
+    ({"build_args": "A=1\nA=2"}, "Line 2: A is given twice."),
+    ({"target": "-final"}, "A stage name starts with a letter"),
+])
+def test_bad_build_options_are_refused_and_nothing_is_queued(owner, app, host, queue, data, message):
+    page = _post(owner, app, **data).content.decode()
+    assert message in page
+    assert not app.builds.exists() and queue.llen("host.test-host") == 0
