@@ -6,8 +6,11 @@ RUN and COPY/ADD each add one layer, made by :mod:`runtime.build.steps`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import posixpath
+import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +21,17 @@ from ..image import transfer
 from ..image.digest import hex_of
 from ..image.registry import registry_host
 from ..image.store import Image, ImageStore
-from . import dockerfile as df
+from . import dockerfile as df, remote
 from .cache import BuildCache, sources_digest
 from .context import resolve_sources
-from .steps import RunCommand, StepLimits, StepRunner
+from .copying import Source
+from .steps import CopyRequest, RunCommand, StepLimits, StepRunner
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Build args RUN sees without an ARG, as in Docker (and kept out of the image, like any build arg).
+PROXY_ARGS = frozenset(("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+                        "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"))
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class BuildOptions:
     # Where FROM looks for an image the local store lacks (runtime.image.registry.Registry).
     registries: tuple = ()
     no_cache: bool = False  # build every step again (the new layers are still recorded)
+    target: str | None = None  # the stage to stop at (docker build --target)
+    download_limit_bytes: int = 1024 ** 3  # the largest file ADD may fetch from a URL
 
 
 @dataclass
@@ -49,6 +59,7 @@ class StageState:
     history: list[dict]
     args: dict[str, str] = field(default_factory=dict)
     cmd_set_here: bool = False
+    name: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -84,6 +95,25 @@ def _cache_fields(instruction) -> dict:
     return fields
 
 
+def _target_index(parsed: df.Dockerfile, target: str | None) -> int:
+    if target is None:
+        return len(parsed.stages) - 1
+    names = [s.name for s in parsed.stages]
+    if target.lower() not in names:
+        known = ", ".join(n for n in names if n) or "none is named"
+        raise DockerfileError(f"the target stage {target!r} is not in the Dockerfile (its stages: {known})")
+    return names.index(target.lower())
+
+
+def _chmod(ins) -> int | None:
+    if ins.chmod is None:
+        return None
+    if not re.fullmatch(r"[0-7]{3,4}", ins.chmod):
+        raise DockerfileError(f'{ins.keyword} --chmod="{ins.chmod}" is not an octal mode such as 644 or 0755',
+                              line=ins.line)
+    return int(ins.chmod, 8)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -100,16 +130,19 @@ class Builder:
     def build(self, text: str, context: Path) -> Image:
         parsed = df.parse(text)
         meta = self._meta_args(parsed)
-        total = sum(1 + len(s.instructions) for s in parsed.stages)
+        stages = parsed.stages[:_target_index(parsed, self.options.target) + 1]
+        total = sum(1 + len(s.instructions) for s in stages)
         step = 0
         state = None
-        for stage in parsed.stages:
+        self.built: list[StageState] = []
+        for stage in stages:
             step += 1
-            state = self._from(stage.from_, meta, step, total)
+            state = self._from(stage.from_, meta, step, total, context)
             for instruction in stage.instructions:
                 step += 1
                 self.out(f"Step {step}/{total} : {instruction.original}")
                 self._apply(state, instruction, context)
+            self.built.append(state)
         image_config = {"architecture": "amd64", "os": "linux", "created": _now(),
                         "config": state.config, "history": state.history}
         image = self.store.write_image(image_config, state.layers, self.options.tag)
@@ -128,18 +161,39 @@ class Builder:
                     values[name] = default
         return values
 
-    def _from(self, instruction: df.From, meta: dict[str, str], step: int, total: int) -> StageState:
+    def _from(self, instruction: df.From, meta: dict[str, str], step: int, total: int, context: Path) -> StageState:
         self.out(f"Step {step}/{total} : {instruction.original}")
         ref = instruction.expanded(meta).image
+        earlier = self._stage(ref)
         if ref.lower() == "scratch":
             state = StageState({}, [], [])
+        elif earlier is not None:
+            state = StageState(copy.deepcopy(earlier.config), list(earlier.layers), copy.deepcopy(earlier.history))
         else:
             base = self._base_image(ref, instruction.line)
             state = StageState(copy.deepcopy(base.config.get("config", {})), list(base.layers),
                                copy.deepcopy(base.config.get("history", [])))
             self.out(f" ---> {base.short_id}")
+        if "PATH" not in state.env:  # Docker gives every stage a PATH, FROM scratch too
+            state.set_env("PATH", DEFAULT_PATH)
+        state.name = instruction.name
         state.meta = meta
+        state.args = {k: v for k, v in self.options.build_args.items() if k in PROXY_ARGS}
+        self._run_triggers(state, instruction, context)
         return state
+
+    def _stage(self, ref: str) -> StageState | None:
+        """An earlier stage named ``ref`` (or, for COPY --from, numbered ``ref``)."""
+        return next((s for s in self.built if s.name is not None and s.name == ref.lower()), None)
+
+    def _run_triggers(self, state: StageState, instruction: df.From, context: Path) -> None:
+        """The base's ONBUILD triggers run first, as instructions of this stage; they are not inherited."""
+        triggers = state.config.pop("OnBuild", None) or []
+        for text in triggers:
+            self.out(f"Executing ONBUILD trigger: {text}")
+            trigger = df.parse_instruction(df.LogicalLine(text, instruction.line, instruction.end_line),
+                                           escape=instruction.escape)
+            self._apply(state, trigger, context)
 
     def _base_image(self, ref: str, line: int) -> Image:
         """The local store first, then the registry the name names or the configured ones."""
@@ -172,14 +226,15 @@ class Builder:
             self.out(f" ---> {hex_of(digest)[:12]} ({time.monotonic() - started:.2f} s)")
         state.history.append(entry)
 
-    def _cached(self, key: str, make_layer) -> str:
+    def _cached(self, key: str, make_layer) -> str | None:
         """The layer recorded under ``key``, or a new one from ``make_layer()``."""
         layer = None if self.options.no_cache else self.cache.get(key)
         if layer is not None:
             self.out(" ---> Using cache")
             return layer
         layer = make_layer()
-        self.cache.put(key, layer)
+        if layer is not None:  # a step may change nothing (WORKDIR of a directory that exists)
+            self.cache.put(key, layer)
         return layer
 
     def _nop(self, instruction) -> tuple[str, None]:
@@ -195,23 +250,51 @@ class Builder:
         digest = self._cached(key, lambda: self.steps.run(state.layers, cmd, self.out)[0])
         return f"/bin/sh -c {ins.original[4:].strip()}", digest
 
-    def _do_copy(self, state: StageState, ins: df.Copy, context: Path):
+    def _do_copy(self, state: StageState, ins: df.Copy | df.Add, context: Path):
         ins = ins.expanded(state.lookup())
+        request = CopyRequest(dest=ins.dest, workdir=state.workdir, line=ins.line, owner=ins.chown,
+                              mode=_chmod(ins), extract=isinstance(ins, df.Add))
         if getattr(ins, "from_", None):
-            raise DockerfileError("COPY --from is not supported by this builder yet", line=ins.line)
-        if ins.chmod:
-            raise DockerfileError(f"{ins.keyword} --chmod is not supported by this builder yet", line=ins.line)
-        if any(s.startswith(("http://", "https://")) for s in ins.sources):
-            raise DockerfileError("ADD from a URL is not supported by this builder yet", line=ins.line)
-        sources = resolve_sources(context, list(ins.sources), ins.line)
-        # The key: the whole expanded instruction (its flags too) and what the sources hold.
-        key = self.cache.key(step="copy", parent=state.layers, instruction=_cache_fields(ins),
-                             workdir=state.workdir, sources=sources_digest(sources))
-        digest = self._cached(key, lambda: self.steps.copy(state.layers, sources, ins.dest, state.workdir,
-                                                           ins.chown, ins.line)[0])
-        return f"/bin/sh -c #(nop) {ins.original}", digest
+            request = dataclasses.replace(request, patterns=ins.sources, from_name=ins.from_,
+                                          from_layers=tuple(self._from_layers(ins)))
+            return self._copy_step(state, ins, request, list(request.from_layers))
+        downloads = self.store.new_work_dir("add-url")
+        try:
+            sources = self._local_sources(ins, context, downloads)
+            request = dataclasses.replace(request, sources=tuple(sources))
+            return self._copy_step(state, ins, request, sources_digest([s.path for s in sources]))
+        finally:
+            shutil.rmtree(downloads, ignore_errors=True)
 
     _do_add = _do_copy
+
+    def _copy_step(self, state: StageState, ins, request: CopyRequest, sources_key):
+        # The key: the whole expanded instruction (its flags too) and what the sources hold.
+        key = self.cache.key(step="copy", parent=state.layers, instruction=_cache_fields(ins),
+                             workdir=state.workdir, sources=sources_key)
+        digest = self._cached(key, lambda: self.steps.copy(state.layers, request)[0])
+        return f"/bin/sh -c #(nop) {ins.original}", digest
+
+    def _local_sources(self, ins, context: Path, downloads: Path) -> list[Source]:
+        """Context files, and for ADD the files its URLs name, fetched into ``downloads``."""
+        urls = [s for s in ins.sources if remote.is_url(s)]
+        if urls and isinstance(ins, df.Copy):
+            raise DockerfileError(f"COPY cannot fetch {urls[0]}: use ADD for a URL", line=ins.line)
+        local = [s for s in ins.sources if not remote.is_url(s)]
+        found = resolve_sources(context, local, ins.line) if local else []
+        limits = remote.Limits(self.options.download_limit_bytes, max(1.0, self.steps.remaining()))
+        return found + [Source(remote.fetch(url, downloads, limits, ins.line), fetched=True) for url in urls]
+
+    def _from_layers(self, ins: df.Copy) -> list[str]:
+        """The layers COPY --from reads: an earlier stage by name or number, else an image."""
+        ref = ins.from_
+        if ref.isdigit():
+            if int(ref) >= len(self.built):
+                raise DockerfileError(f"COPY --from={ref}: there is no stage {ref} before this one "
+                                      "(stages count from 0)", line=ins.line)
+            return self.built[int(ref)].layers
+        stage = self._stage(ref)
+        return stage.layers if stage is not None else list(self._base_image(ref, ins.line).layers)
 
     def _do_env(self, state: StageState, ins: df.Env, _context):
         for key, value in ins.expanded(state.lookup()).pairs:
@@ -231,7 +314,10 @@ class Builder:
     def _do_workdir(self, state: StageState, ins: df.Workdir, _context):
         path = ins.expanded(state.lookup()).path
         state.config["WorkingDir"] = posixpath.normpath(posixpath.join(state.workdir, path))
-        return self._nop(ins)
+        # Docker makes a missing working directory at once, even if nothing later uses it.
+        key = self.cache.key(step="workdir", parent=state.layers, path=state.workdir)
+        digest = self._cached(key, lambda: self.steps.make_workdir(state.layers, state.workdir))
+        return self._nop(ins)[0], digest
 
     def _do_expose(self, state: StageState, ins: df.Expose, _context):
         exposed = state.config.setdefault("ExposedPorts", {})

@@ -17,6 +17,9 @@ import zlib
 from pathlib import Path
 
 from ..errors import ContextError, DockerfileError
+from ..linux.files import secure_join
+from .copying import Source
+from .ignore import IgnoreRules
 
 MAX_CONTEXT_BYTES = 512 * 1024 * 1024
 
@@ -116,22 +119,41 @@ def _extract_zip(data: bytes, dest: Path, max_bytes: int) -> None:
                 os.chmod(target, mode & 0o777)
 
 
-def resolve_sources(context: Path, patterns: list[str], line: int | None) -> list[Path]:
-    """COPY sources as paths inside the context; each must exist and stay inside."""
+def resolve_sources(context: Path, patterns: list[str], line: int | None) -> list[Source]:
+    """COPY sources in the build context: each must exist, stay inside and not be left out
+    by .dockerignore; a wildcard matches hidden files too, as Go's filepath.Match does."""
     root = context.resolve()
-    found: list[Path] = []
+    rules = IgnoreRules.of_context(root)
+    found: list[Source] = []
     for pattern in patterns:
-        rel = posixpath.normpath("/" + pattern).lstrip("/")
         if posixpath.normpath(pattern).startswith(".."):
             raise DockerfileError(f"COPY source {pattern!r} is outside the build context", line=line)
-        matches = sorted(glob.glob(rel or ".", root_dir=root)) if glob.has_magic(rel) else [rel or "."]
-        matches = [m for m in matches if os.path.lexists(root / m)]
-        if not matches:
-            raise DockerfileError(f"COPY source {pattern!r} is not in the build context", line=line)
-        for match in matches:
-            path = root / match
-            real = path.resolve()
+        kept = [m for m in _matches(root, pattern) if os.path.lexists(root / m) and not rules.excluded(m)]
+        if not kept:
+            raise DockerfileError(f"COPY source {pattern!r} is not in the build context "
+                                  "(or .dockerignore leaves it out)", line=line)
+        for match in kept:
+            real = (root / match).resolve()
             if real != root and root not in real.parents:
                 raise DockerfileError(f"COPY source {pattern!r} leads outside the build context", line=line)
-            found.append(path)
+            found.append(Source(root / match, match, rules))
     return found
+
+
+def resolve_in_image(root: Path, patterns: list[str], line: int | None, where: str) -> list[Source]:
+    """COPY --from sources in another stage's or image's root, symlinks resolved inside it."""
+    found: list[Source] = []
+    for pattern in patterns:
+        matches = [m for m in _matches(root, pattern) if os.path.lexists(secure_join(root, m))]
+        if not matches:
+            raise DockerfileError(f"COPY --from={where}: {pattern!r} is not in that image", line=line)
+        found += [Source(secure_join(root, m)) for m in matches]
+    return found
+
+
+def _matches(root: Path, pattern: str) -> list[str]:
+    """Paths relative to ``root`` that ``pattern`` names ("." for the root itself)."""
+    rel = posixpath.normpath("/" + pattern).lstrip("/") or "."
+    if not glob.has_magic(rel):
+        return [rel]
+    return sorted(glob.glob(rel, root_dir=root, include_hidden=True))

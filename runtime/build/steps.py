@@ -17,12 +17,14 @@ from ..cgroups import paths as cgroups
 from ..config import RuntimeConfig
 from ..container import etcfiles, spec as specs
 from ..container.runc import Runc
-from ..errors import DockerfileError
+from ..errors import DockerfileError, InvalidSpec
 from ..image.layers import is_opaque_dir
 from ..image.store import ImageStore
 from ..linux.files import secure_join
 from ..network import provider
 from ..rootfs import overlay
+from .context import resolve_in_image
+from .copying import Placement, Source, place_dirs, place_sources
 from .leftovers import STEP_PREFIX
 
 
@@ -33,6 +35,23 @@ class StepLimits:
     pids_limit: int
     network: str = "bridge"
     timeout_seconds: float = 3600
+
+
+@dataclass(frozen=True)
+class CopyRequest:
+    """COPY or ADD: ``sources`` from the build context, or ``patterns`` in ``from_layers``
+    (another stage's or an image's layers, for ``--from``)."""
+
+    dest: str
+    workdir: str
+    line: int
+    owner: str | None = None
+    mode: int | None = None
+    extract: bool = False
+    sources: tuple[Source, ...] = ()
+    patterns: tuple[str, ...] = ()
+    from_layers: tuple[str, ...] | None = None
+    from_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,7 +104,11 @@ class StepRunner:
 
     def _rootfs(self, layers: list[str]) -> overlay.Rootfs:
         base = self.store.new_work_dir("step")
-        return overlay.assemble(base, self.store.lower_dirs(layers))
+        lowers = self.store.lower_dirs(layers)
+        if not lowers:  # FROM scratch: overlayfs needs a lower directory, so an empty one
+            (base / "scratch").mkdir()
+            lowers = [base / "scratch"]
+        return overlay.assemble(base, lowers)
 
     def _finish(self, rootfs: overlay.Rootfs) -> tuple[str, int]:
         overlay.disassemble(rootfs, keep_upper=True)
@@ -104,7 +127,7 @@ class StepRunner:
         rootfs = self._rootfs(layers)
         try:
             secure_join(rootfs.merged, cmd.workdir).mkdir(parents=True, exist_ok=True)
-            uid, gid = etcfiles.resolve_user(rootfs.merged, cmd.user)
+            uid, gid = _user(rootfs.merged, cmd.user, cmd.line)
             code, destinations = self._run_container(rootfs, cmd, uid, gid, on_output)
         except BaseException:
             self._abandon(rootfs)
@@ -128,7 +151,8 @@ class StepRunner:
             binds = etcfiles.write_etc_files(rootfs.base, cid[:12], net.ip, list(self.config.dns_servers))
             spec = specs.make_spec(specs.ContainerSpec(
                 rootfs=str(rootfs.merged), hostname=cid[6:18], cgroup_path=f"{self.config.cgroup_parent}/{cid}",
-                process=specs.ProcessSpec(args=cmd.args, env=cmd.env, cwd=cmd.workdir, uid=uid, gid=gid),
+                process=specs.ProcessSpec(args=cmd.args, env=cmd.env, cwd=cmd.workdir, uid=uid, gid=gid,
+                                          additional_gids=(gid,)),  # as runc gives Docker's: id shows groups=<gid>
                 memory_bytes=self.limits.memory_bytes, pids_limit=self.limits.pids_limit,
                 cpus=self.limits.cpus, netns_path=net.netns_path, binds=binds))
             (rootfs.base / "config.json").write_text(json.dumps(spec))
@@ -139,60 +163,63 @@ class StepRunner:
             cgroups.remove(f"{self.config.cgroup_parent}/{cid}", cgroups.detect_version())
         return code, [m["destination"] for m in spec["mounts"]]
 
-    # COPY
+    def remaining(self) -> float:
+        """Seconds left of the build's time limit."""
+        return self.deadline - time.monotonic()
 
-    def copy(self, layers: list[str], sources: list[Path], dest: str, workdir: str,
-             owner: str | None, line: int) -> tuple[str, int]:
+    # WORKDIR
+
+    def make_workdir(self, layers: list[str], workdir: str) -> str | None:
+        """A layer holding the missing directories of ``workdir``; None when it exists."""
         rootfs = self._rootfs(layers)
         try:
-            uid, gid = etcfiles.resolve_user(rootfs.merged, owner) if owner else (0, 0)
-            target = dest if dest.startswith("/") else os.path.join(workdir, dest)
-            # Into the directory when the destination says so or already is one ("COPY app.py ." too).
-            as_dir = (dest.endswith(("/", "/.")) or dest == "." or len(sources) > 1
-                      or any(s.is_dir() for s in sources) or secure_join(rootfs.merged, target).is_dir())
-            for source in sources:
-                _copy_one(rootfs.merged, source, target, as_dir, uid, gid)
+            if secure_join(rootfs.merged, workdir).is_dir():
+                self._abandon(rootfs)
+                return None
+            place_dirs(rootfs.merged, workdir)
         except BaseException:
             self._abandon(rootfs)
             raise
+        return self._finish(rootfs)[0]
+
+    # COPY
+
+    def copy(self, layers: list[str], request: CopyRequest) -> tuple[str, int]:
+        rootfs = self._rootfs(layers)
+        source_fs = None
+        try:
+            sources = list(request.sources)
+            if request.from_layers is not None:
+                source_fs = self._source_root(request)
+                sources = resolve_in_image(source_fs.merged, list(request.patterns), request.line, request.from_name)
+            uid, gid = _owner(rootfs.merged, request.owner, request.line) if request.owner else (0, 0)
+            how = Placement(uid, gid, request.mode, strip_setid=request.from_layers is None,
+                            extract=request.extract, line=request.line)
+            place_sources(rootfs.merged, sources, request.dest, request.workdir, how)
+        except BaseException:
+            self._abandon(rootfs)
+            raise
+        finally:
+            if source_fs is not None:
+                self._abandon(source_fs)
         return self._finish(rootfs)
 
-
-def _copy_one(root: Path, source: Path, target: str, as_dir: bool, uid: int, gid: int) -> None:
-    if source.is_dir() and not source.is_symlink():
-        dest_dir = secure_join(root, target)
-        _mkdirs(dest_dir, uid, gid)
-        for dirpath, dirnames, filenames in os.walk(source):
-            rel = os.path.relpath(dirpath, source)
-            here = secure_join(root, os.path.join(target, rel))
-            for name in sorted(dirnames):
-                _place(Path(dirpath) / name, here / name, uid, gid)
-            for name in sorted(filenames):
-                _place(Path(dirpath) / name, here / name, uid, gid)
-        return
-    path = os.path.join(target, source.name) if as_dir else target
-    final = secure_join(root, path)
-    _mkdirs(final.parent, 0, 0)
-    _place(source, final, uid, gid)
+    def _source_root(self, request: CopyRequest) -> overlay.Rootfs:
+        if not request.from_layers:
+            raise DockerfileError(f"COPY --from={request.from_name}: that stage has no files (FROM scratch)",
+                                  line=request.line)
+        return self._rootfs(list(request.from_layers))
 
 
-def _mkdirs(path: Path, uid: int, gid: int) -> None:
-    if not path.exists():
-        _mkdirs(path.parent, uid, gid)
-        path.mkdir(mode=0o755)
-        os.chown(path, uid, gid)
+def _owner(root: Path, owner: str, line: int) -> tuple[int, int]:
+    """--chown: as USER, except that a bare numeric uid is also the gid (Docker's rule)."""
+    if owner.isdigit():
+        return int(owner), int(owner)
+    return _user(root, owner, line)
 
 
-def _place(source: Path, dest: Path, uid: int, gid: int) -> None:
-    if dest.is_dir() and not dest.is_symlink() and not source.is_dir():
-        shutil.rmtree(dest)
-    elif os.path.lexists(dest) and not dest.is_dir():
-        dest.unlink()
-    if source.is_symlink():
-        os.symlink(os.readlink(source), dest)
-    elif source.is_dir():
-        dest.mkdir(exist_ok=True)
-        shutil.copystat(source, dest)
-    else:
-        shutil.copy2(source, dest)
-    os.chown(dest, uid, gid, follow_symlinks=False)
+def _user(root: Path, user: str, line: int) -> tuple[int, int]:
+    try:
+        return etcfiles.resolve_user(root, user)
+    except InvalidSpec as exc:
+        raise DockerfileError(exc.message, line=line) from None
