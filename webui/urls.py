@@ -6,7 +6,7 @@ from webui.accounts import views as teams
 from webui.containers import views as containers
 from webui.history import views as history
 from webui.hosts import views as hosts
-from webui.images import views as images
+from webui.images import image_views, views as images
 from webui.metrics import views as metrics
 
 admin.site.site_header = admin.site.site_title = "Berth administration"
@@ -37,6 +37,9 @@ urlpatterns = [
     path("teams/", teams.team_list, name="teams"),
     path("teams/<int:team_id>/", teams.team_detail, name="team"),
     path("teams/<int:team_id>/history/", history.team_history, name="team_history"),
+    path("teams/<int:team_id>/images/", image_views.team_images, name="team_images"),
+    path("teams/<int:team_id>/images/prune/", image_views.images_prune, name="images_prune"),
+    path("builds/<int:build_id>/image/remove/", image_views.image_remove, name="image_remove"),
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]

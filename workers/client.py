@@ -20,6 +20,10 @@ def queue_build(host: str, job: dict) -> None:
     app.send_task(contracts.AGENT_BUILD, args=[job], queue=config.host_queue(host))
 
 
+def queue_remove_image(host: str, build_id: int, image_id: str, name: str) -> None:
+    app.send_task(contracts.AGENT_REMOVE_IMAGE, args=[build_id, image_id, name], queue=config.host_queue(host))
+
+
 def queue_run(host: str, job: dict) -> None:
     app.send_task(contracts.AGENT_RUN, args=[job], queue=config.host_queue(host))
 

@@ -12,6 +12,7 @@ AGENT_STOP = "agent.stop"
 AGENT_KILL = "agent.kill"
 AGENT_RESTART = "agent.restart"
 AGENT_REMOVE = "agent.remove"
+AGENT_REMOVE_IMAGE = "agent.remove_image"
 
 # Sent to the control queue, run by the control worker.
 CONTROL_HEARTBEAT = "control.heartbeat"

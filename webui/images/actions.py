@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from webui.core import live
+from webui.core.access import can_write
 from webui.core.errors import UserError, message_for
 from webui.hosts.actions import pick_host
 from workers import client, contracts
@@ -52,6 +53,48 @@ def delete_app(user, app: App) -> None:
     app.delete()
 
 
+def _record_image(build: Build, event: dict) -> None:
+    info = event.get("image_info")
+    if isinstance(info, dict):
+        build.image_size = info.get("size")
+        build.image_layers = info.get("layers", [])
+        build.image_history = info.get("history", [])
+    if event.get("image_removed"):
+        build.image_removed, build.image_error = True, ""
+    if event.get("image_error"):
+        build.image_error = message_for(event["image_error"])
+
+
+def team_images(team):
+    """The team's built images still on their hosts, newest first; the newest good build of
+    each app is the one its name points at."""
+    builds = (Build.objects.filter(app__team=team, status=contracts.BUILD_SUCCEEDED, image_removed=False)
+              .select_related("app", "host").order_by("-id"))
+    current = {}
+    for build in builds:
+        current.setdefault(build.app_id, build.id)
+    return [(build, current[build.app_id] == build.id) for build in builds]
+
+
+def remove_build_image(user, build: Build) -> None:
+    """Ask the build's host to remove its image (it refuses while a container uses it)."""
+    if not can_write(user, build.app.team):
+        raise UserError("Viewers cannot remove images.")
+    if build.status != contracts.BUILD_SUCCEEDED or build.image_removed or build.host is None:
+        raise UserError(f"Build #{build.id} has no image to remove.")
+    Build.objects.filter(id=build.id).update(image_error="")
+    image_id, name, host = build.image_id, build.image, build.host.name
+    transaction.on_commit(lambda: client.queue_remove_image(host, build.id, image_id, name))
+
+
+def prune_team_images(user, team) -> int:
+    """Remove every image of the team but each app's current one; the number asked for."""
+    older = [build for build, is_current in team_images(team) if not is_current]
+    for build in older:
+        remove_build_image(user, build)
+    return len(older)
+
+
 def start_build(user, app: App, build_args: dict | None = None, target: str = "", no_cache: bool = False) -> Build:
     host = pick_host()
     if host is None:
@@ -87,6 +130,7 @@ def record_build_event(build_id: int, event: dict) -> Build | None:
     build.status = new
     if "image" in event:
         build.image, build.image_id = event["image"] or "", event.get("image_id", "")
+    _record_image(build, event)
     if event.get("error"):
         build.error = message_for(event["error"])
     if "log" in event:

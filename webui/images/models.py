@@ -41,7 +41,7 @@ class App(models.Model):
         return f"team{self.team_id}/{self.name}:latest"
 
     def last_good_build(self):
-        return self.builds.filter(status=contracts.BUILD_SUCCEEDED).order_by("-id").first()
+        return self.builds.filter(status=contracts.BUILD_SUCCEEDED, image_removed=False).order_by("-id").first()
 
 
 class Build(AppJob):
@@ -58,6 +58,12 @@ class Build(AppJob):
     build_args = models.JSONField(default=dict, blank=True, help_text="--build-arg values, by name.")
     target = models.CharField(max_length=100, blank=True, help_text="The stage to stop at (--target).")
     no_cache = models.BooleanField(default=False)
+    # The image as its host's store describes it (set when the build succeeds).
+    image_size = models.BigIntegerField(null=True, blank=True)
+    image_layers = models.JSONField(default=list, blank=True, help_text="[digest, size] per layer, bottom first.")
+    image_history = models.JSONField(default=list, blank=True)
+    image_removed = models.BooleanField(default=False, help_text="Removed from its host's store.")
+    image_error = models.TextField(blank=True, help_text="Why the last removal was refused.")
 
     def __str__(self):
         return f"build {self.id} of {self.app}"

@@ -11,7 +11,7 @@ from celery.signals import worker_ready
 
 from .. import config
 from ..celery_app import app
-from . import tasks  # noqa: F401  (registers the agent's tasks)
+from . import image_tasks, tasks  # noqa: F401  (registers the agent's tasks)
 from .context import context
 from .doctor import check_or_exit
 from .loops import start_all

@@ -19,6 +19,7 @@ from ..config import BUILD_SLOT_COUNT
 from ..celery_app import app
 from .context import CONTAINER_LABEL, context
 from .recovery import abandoned, in_progress, run_in_progress
+from .image_tasks import image_info
 from .settings import registries
 
 BUILD_SLOTS = threading.BoundedSemaphore(BUILD_SLOT_COUNT)
@@ -82,9 +83,10 @@ def _build(ctx, job: dict) -> None:
         options = BuildOptions(tag=job["tag"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
                                timeout_seconds=job.get("timeout_seconds", 3600),
                                build_args=job.get("build_args") or {}, no_cache=job.get("no_cache", False),
-                               registries=registries())
+                               target=job.get("target") or None, registries=registries())
         image = build_image(ctx.containers.config, ctx.store, job["dockerfile"], workdir, options, output)
-        event = {"status": contracts.BUILD_SUCCEEDED, "image": image.name, "image_id": image.id}
+        event = {"status": contracts.BUILD_SUCCEEDED, "image": image.name, "image_id": image.id,
+                 "image_info": image_info(ctx.store, image)}
     except Exception as exc:  # any failure must reach the user as a failed build
         error = _error_of(exc)
         output(f"ERROR: {error['message']}")
