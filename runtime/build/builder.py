@@ -47,7 +47,7 @@ class BuildOptions:
     registries: tuple = ()
     no_cache: bool = False  # build every step again (the new layers are still recorded)
     target: str | None = None  # the stage to stop at (docker build --target)
-    download_limit_bytes: int = 1024 ** 3  # the largest file ADD may fetch from a URL
+    add_limit_bytes: int = 1024 ** 3  # the most bytes ADD may fetch from a URL or unpack from an archive
 
 
 @dataclass
@@ -253,7 +253,8 @@ class Builder:
     def _do_copy(self, state: StageState, ins: df.Copy | df.Add, context: Path):
         ins = ins.expanded(state.lookup())
         request = CopyRequest(dest=ins.dest, workdir=state.workdir, line=ins.line, owner=ins.chown,
-                              mode=_chmod(ins), extract=isinstance(ins, df.Add))
+                              mode=_chmod(ins), extract=isinstance(ins, df.Add),
+                              archive_limit=self.options.add_limit_bytes)
         if getattr(ins, "from_", None):
             request = dataclasses.replace(request, patterns=ins.sources, from_name=ins.from_,
                                           from_layers=tuple(self._from_layers(ins)))
@@ -282,7 +283,7 @@ class Builder:
             raise DockerfileError(f"COPY cannot fetch {urls[0]}: use ADD for a URL", line=ins.line)
         local = [s for s in ins.sources if not remote.is_url(s)]
         found = resolve_sources(context, local, ins.line) if local else []
-        limits = remote.Limits(self.options.download_limit_bytes, max(1.0, self.steps.remaining()))
+        limits = remote.Limits(self.options.add_limit_bytes, max(1.0, self.steps.remaining()))
         return found + [Source(remote.fetch(url, downloads, limits, ins.line), fetched=True) for url in urls]
 
     def _from_layers(self, ins: df.Copy) -> list[str]:

@@ -22,7 +22,6 @@ from ..errors import DockerfileError
 from ..linux.files import secure_join
 from .ignore import IgnoreRules
 
-MAX_ADD_ARCHIVE_BYTES = 4 * 1024 ** 3
 _SETID = stat.S_ISUID | stat.S_ISGID
 
 
@@ -44,7 +43,8 @@ class Placement:
     # docker build drops setuid and setgid bits from the build context's files
     # (not from COPY --from), so a context's files lose them here too.
     strip_setid: bool = False
-    extract: bool = False  # ADD: a local tar archive is unpacked
+    extract: bool = False  # ADD: a local tar archive is unpacked,
+    archive_limit: int = 0  # up to this many bytes
     line: int | None = None
 
 
@@ -89,7 +89,7 @@ def _copy_tree(root: Path, source: Source, target: str, how: Placement, links: d
     for dirpath, dirnames, filenames in os.walk(source.path):
         here = Path(dirpath)
         rel_dir = os.path.relpath(here, source.path)
-        dest_dir = top if rel_dir == "." else secure_join(top, rel_dir)
+        dest_dir = top if rel_dir == "." else secure_join(root, posixpath.join(target, rel_dir))
         for name in sorted(dirnames + filenames):
             rel = os.path.normpath(os.path.join(source.rel, rel_dir, name))
             path = here / name
@@ -135,8 +135,8 @@ def _place(source: Path, dest: Path, how: Placement, links: dict, follow: bool =
     elif kind == stat.S_IFREG:
         _place_file(source, dest, st, links)
     else:
-        raise DockerfileError(f"COPY source {str(source)!r} is a device, socket or FIFO, which cannot be copied",
-                              line=how.line)
+        raise DockerfileError(f"COPY source entry {source.name!r} is a device, socket or FIFO, which "
+                              "an image may not get from the build", line=how.line)
     _set_metadata(dest, st, kind, how)
 
 
@@ -168,36 +168,39 @@ def _is_archive(path: Path) -> bool:
 
 
 def _extract(root: Path, archive: Path, target: str, how: Placement) -> None:
-    top = _make_parents(root, target, how)
+    _make_parents(root, target, how)
     total = 0
     dirs: list[tuple[Path, tarfile.TarInfo]] = []
     with tarfile.open(archive, "r:*") as tar:
         for member in tar:
             total += member.size
-            if total > MAX_ADD_ARCHIVE_BYTES:
+            if total > how.archive_limit:
                 raise DockerfileError(f"ADD {archive.name}: the archive expands past the limit of "
-                                      f"{MAX_ADD_ARCHIVE_BYTES // 1024 ** 2} MB", line=how.line)
+                                      f"{how.archive_limit} bytes", line=how.line)
             name = posixpath.normpath("/" + member.name).lstrip("/")
             if not name:
                 continue
-            dest = secure_join(top, name)
-            _make_parents(top, posixpath.dirname(name), Placement())
-            _extract_member(tar, member, top, dest, archive, how)
+            # Resolved in the image's root: a symlink from the archive leads within the image.
+            _make_parents(root, posixpath.join(target, posixpath.dirname(name)), Placement())
+            dest = secure_join(root, posixpath.join(target, name))
+            _extract_member(tar, member, (root, target), dest, archive, how)
             if member.isdir():
                 dirs.append((dest, member))
     for made, member in reversed(dirs):
         os.utime(made, (member.mtime, member.mtime))
 
 
-def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, top: Path, dest: Path, archive: Path,
-                    how: Placement) -> None:
+def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, where: tuple[Path, str], dest: Path,
+                    archive: Path, how: Placement) -> None:
     _clear_way(dest, member.isdir())
     if member.isdir():
         dest.mkdir(exist_ok=True)
     elif member.issym():
         os.symlink(member.linkname, dest)
     elif member.islnk():
-        os.link(secure_join(top, posixpath.normpath("/" + member.linkname).lstrip("/")), dest)
+        root, target = where
+        os.link(secure_join(root, posixpath.join(target, posixpath.normpath("/" + member.linkname).lstrip("/"))),
+                dest)
         return  # the link shares its target's inode and metadata
     elif member.isreg():
         with tar.extractfile(member) as data, open(dest, "wb") as out:

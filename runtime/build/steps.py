@@ -48,6 +48,7 @@ class CopyRequest:
     owner: str | None = None
     mode: int | None = None
     extract: bool = False
+    archive_limit: int = 1024 ** 3
     sources: tuple[Source, ...] = ()
     patterns: tuple[str, ...] = ()
     from_layers: tuple[str, ...] | None = None
@@ -194,7 +195,7 @@ class StepRunner:
                 sources = resolve_in_image(source_fs.merged, list(request.patterns), request.line, request.from_name)
             uid, gid = _owner(rootfs.merged, request.owner, request.line) if request.owner else (0, 0)
             how = Placement(uid, gid, request.mode, strip_setid=request.from_layers is None,
-                            extract=request.extract, line=request.line)
+                            extract=request.extract, archive_limit=request.archive_limit, line=request.line)
             place_sources(rootfs.merged, sources, request.dest, request.workdir, how)
         except BaseException:
             self._abandon(rootfs)

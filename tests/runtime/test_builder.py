@@ -2,8 +2,13 @@
 and bad Dockerfiles fail naming their line with nothing left in the store."""
 from __future__ import annotations
 
+import email.utils
+import http.server
+import io
 import os
+import socket
 import tarfile
+import threading
 import time
 
 import pytest
@@ -11,6 +16,7 @@ import pytest
 from runtime.build.builder import BuildOptions, build
 from runtime.errors import DockerfileError
 
+from ..conformance.harness import apply_layers, listing
 from ..conftest import EXAMPLES
 
 
@@ -97,3 +103,91 @@ def test_bad_dockerfile_names_the_line_and_leaves_the_store_alone(builder, runti
         builder(text, tmp_path, tag="broken")
     assert message in caught.value.message
     assert _store_state(runtime_config, store) == before
+
+
+# ADD of a URL, from an HTTP server on loopback started by the test
+
+LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
+
+
+class _Files(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/missing":
+            self.send_error(404)
+            return
+        if self.path == "/undeclared":  # no Content-Length: the builder must count what it reads
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"z" * 5000)
+            return
+        body = {"/file.txt": b"fetched\n", "/big": b"b" * 5000, "/archive.tar": _tar_bytes()}[self.path]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Last-Modified", LAST_MODIFIED)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _tar_bytes() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("inside.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"x\n"))
+    return buf.getvalue()
+
+
+@pytest.fixture
+def web():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def image_files(store, image, tmp_path, paths):
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    apply_layers([store.blob_path(layer) for layer in image.layers], root)
+    return {e["path"]: e for e in listing(root, paths, mtimes=paths)}
+
+
+def test_add_url_fetches_with_mode_0600_and_the_servers_mtime_and_never_unpacks(builder, store, tmp_path, web):
+    text = (f"FROM busybox\nADD {web}/file.txt /dl/\nADD {web}/file.txt /dl/renamed\n"
+            f"ADD {web}/archive.tar /dl/\n")
+    image, _ = builder(text, tmp_path / "ctx")
+    files = image_files(store, image, tmp_path, ["/dl/file.txt", "/dl/renamed", "/dl/archive.tar"])
+    fetched = files["/dl/file.txt"]
+    assert fetched["mode"] == "0600" and fetched["size"] == 8
+    assert fetched["mtime"] == int(email.utils.parsedate_to_datetime(LAST_MODIFIED).timestamp())
+    assert files["/dl/renamed"]["sha256"] == fetched["sha256"]
+    assert files["/dl/archive.tar"]["type"] == "file"  # a fetched archive stays an archive, as in Docker
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/missing", "line 2: ADD {web}/missing: the server answered 404 Not Found"),
+    ("/big", "line 2: ADD {web}/big: the file is 5000 bytes, over the limit of 1024 bytes"),
+    ("/undeclared", "line 2: ADD {web}/undeclared: the download passed the limit of 1024 bytes"),
+])
+def test_add_url_failures_name_the_url_and_line(no_leaks, runtime_config, store, tmp_path, web, path, message):
+    options = BuildOptions(memory_bytes=64 << 20, add_limit_bytes=1024)
+    with pytest.raises(DockerfileError) as caught:
+        build(runtime_config, store, f"FROM busybox\nADD {web}{path} /dl/\n", tmp_path, options, lambda line: None)
+    assert message.format(web=web) in caught.value.message
+
+
+def test_add_url_of_a_closed_port_and_copy_of_a_url_are_refused(builder, tmp_path, web):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(DockerfileError, match=rf"line 2: ADD http://127.0.0.1:{port}/x: cannot fetch it"):
+        builder(f"FROM busybox\nADD http://127.0.0.1:{port}/x /x\n", tmp_path)
+    with pytest.raises(DockerfileError, match="line 2: COPY cannot fetch .*: use ADD for a URL"):
+        builder(f"FROM busybox\nCOPY {web}/file.txt /x\n", tmp_path)

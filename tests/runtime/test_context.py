@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
+from runtime.build.builder import BuildOptions, build
 from runtime.build.context import extract
-from runtime.errors import ContextError
+from runtime.errors import ContextError, DockerfileError
 
 
 def tar_with(*members: tarfile.TarInfo, data: bytes = b"x") -> bytes:
@@ -97,3 +100,58 @@ def test_hard_links_inside_the_context_are_kept(tmp_path):
 def test_hard_link_out_of_the_context_is_refused(tmp_path):
     with pytest.raises(ContextError, match="'..'"):
         extract(tar_with(entry("copy", tarfile.LNKTYPE, "../../etc/shadow")), tmp_path / "ctx")
+
+
+# Escapes through the Dockerfile, on a real build (directory contexts, ADD archives)
+
+def _build(runtime_config, store, text, context, **options):
+    opts = BuildOptions(memory_bytes=64 << 20, **options)
+    return build(runtime_config, store, text, context, opts, lambda line: None)
+
+
+def test_copy_of_a_symlink_out_of_the_context_is_refused(no_leaks, runtime_config, store, tmp_path):
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "passwd").symlink_to("/etc/passwd")
+    (tmp_path / "ctx" / "up").symlink_to("../outside")
+    (tmp_path / "outside").write_text("secret")
+    for name in ("passwd", "up"):
+        with pytest.raises(DockerfileError, match=f"line 2: COPY source '{name}' leads outside the build context"):
+            _build(runtime_config, store, f"FROM busybox\nCOPY {name} /x\n", tmp_path / "ctx")
+
+
+def test_symlinks_inside_a_copied_directory_stay_links(no_leaks, runtime_config, store, tmp_path):
+    (tmp_path / "ctx" / "dir").mkdir(parents=True)
+    (tmp_path / "ctx" / "dir" / "shadow").symlink_to("/etc/shadow")
+    image = _build(runtime_config, store, "FROM busybox\nCOPY dir /x/\n", tmp_path / "ctx")
+    with tarfile.open(store.blob_path(image.layers[-1])) as tar:
+        link = tar.getmember("x/shadow")
+    assert link.issym() and link.linkname == "/etc/shadow"  # the host's file was never read
+
+
+def test_copy_of_a_fifo_in_the_context_is_refused(no_leaks, runtime_config, store, tmp_path):
+    (tmp_path / "ctx" / "dir").mkdir(parents=True)
+    os.mkfifo(tmp_path / "ctx" / "dir" / "pipe")
+    with pytest.raises(DockerfileError, match="line 2: COPY source entry 'pipe' is a device, socket or FIFO"):
+        _build(runtime_config, store, "FROM busybox\nCOPY dir /x/\n", tmp_path / "ctx")
+
+
+def test_add_of_an_archive_cannot_write_outside_the_image(no_leaks, runtime_config, store, tmp_path):
+    (tmp_path / "ctx").mkdir()
+    marker = f"berth-escape-{os.getpid()}"
+    (tmp_path / "ctx" / "evil.tar").write_bytes(tar_with(
+        entry(f"../../../../tmp/{marker}"), entry(f"/tmp/{marker}-abs"),
+        entry("etc", tarfile.SYMTYPE, "/etc"), entry(f"etc/{marker}")))
+    image = _build(runtime_config, store, "FROM busybox\nADD evil.tar /x/\n", tmp_path / "ctx")
+    assert not any(p.name.startswith(marker) for p in Path("/tmp").iterdir())
+    assert not (Path("/etc") / marker).exists()
+    with tarfile.open(store.blob_path(image.layers[-1])) as tar:
+        names = tar.getnames()
+    # ../ and / are clamped to the destination; the symlink resolves inside the image
+    assert f"x/tmp/{marker}" in names and f"x/tmp/{marker}-abs" in names and f"etc/{marker}" in names
+
+
+def test_add_of_an_archive_past_the_cap_is_refused(no_leaks, runtime_config, store, tmp_path):
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "big.tar").write_bytes(tar_with(entry("big", size=4096), data=b"0" * 4096))
+    with pytest.raises(DockerfileError, match="line 2: ADD big.tar: the archive expands past the limit of 1024"):
+        _build(runtime_config, store, "FROM busybox\nADD big.tar /x/\n", tmp_path / "ctx", add_limit_bytes=1024)
