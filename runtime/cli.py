@@ -77,8 +77,10 @@ def cmd_build(args) -> int:
     config = _config(args)
     context = Path(args.context)
     dockerfile = Path(args.file) if args.file else context / "Dockerfile"
+    build_args = dict(arg.partition("=")[::2] for arg in args.build_arg)
     options = BuildOptions(tag=args.tag, memory_bytes=parse_size(args.memory), cpus=args.cpus,
-                           registries=cli_images.registries(args), no_cache=args.no_cache)
+                           registries=cli_images.registries(args), no_cache=args.no_cache,
+                           build_args=build_args, target=args.target)
     image = build(config, ImageStore(config), dockerfile.read_text(), context, options, print)
     return 0 if image else 1
 
@@ -272,6 +274,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-m", "--memory", default="1g", help="memory limit of each RUN step")
     s.add_argument("--cpus", type=float, default=None)
     s.add_argument("--no-cache", action="store_true", help="run every step again")
+    s.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument("--target", help="the stage to stop at")
     cli_images.add_registry_option(s)
     s.set_defaults(func=cmd_build)
 
