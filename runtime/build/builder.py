@@ -11,12 +11,13 @@ import datetime as dt
 import posixpath
 import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RuntimeConfig
-from ..errors import DockerfileError, NotFound, RegistryError
+from ..errors import Cancelled, DockerfileError, NotFound, RegistryError
 from ..image import transfer
 from ..image.digest import hex_of
 from ..image.registry import registry_host
@@ -46,6 +47,7 @@ class BuildOptions:
     # Where FROM looks for an image the local store lacks (runtime.image.registry.Registry).
     registries: tuple = ()
     no_cache: bool = False  # build every step again (the new layers are still recorded)
+    cancel: threading.Event | None = field(default=None, compare=False)  # set: stop the build now
     target: str | None = None  # the stage to stop at (docker build --target)
     add_limit_bytes: int = 1024 ** 3  # the most bytes ADD may fetch from a URL or unpack from an archive
 
@@ -124,7 +126,8 @@ class Builder:
         self.options = options
         self.out = on_output
         self.steps = StepRunner(config, store, StepLimits(options.memory_bytes, options.cpus, options.pids_limit,
-                                                          options.network, options.timeout_seconds))
+                                                          options.network, options.timeout_seconds,
+                                                          options.cancel))
         self.cache = BuildCache(store, config.state_dir / "build-cache")
 
     def build(self, text: str, context: Path) -> Image:
@@ -140,9 +143,11 @@ class Builder:
             state = self._from(stage.from_, meta, step, total, context)
             for instruction in stage.instructions:
                 step += 1
+                self._check_cancelled()
                 self.out(f"Step {step}/{total} : {instruction.original}")
                 self._apply(state, instruction, context)
             self.built.append(state)
+        self._check_cancelled()
         image_config = {"architecture": "amd64", "os": "linux", "created": _now(),
                         "config": state.config, "history": state.history}
         image = self.store.write_image(image_config, state.layers, self.options.tag)
@@ -150,6 +155,10 @@ class Builder:
         if image.name:
             self.out(f"Successfully tagged {image.name}")
         return image
+
+    def _check_cancelled(self) -> None:
+        if self.options.cancel is not None and self.options.cancel.is_set():
+            raise Cancelled("the build was cancelled")
 
     def _meta_args(self, parsed: df.Dockerfile) -> dict[str, str]:
         values: dict[str, str] = {}
@@ -295,7 +304,13 @@ class Builder:
                                       "(stages count from 0)", line=ins.line)
             return self.built[int(ref)].layers
         stage = self._stage(ref)
-        return stage.layers if stage is not None else list(self._base_image(ref, ins.line).layers)
+        if stage is not None:
+            return stage.layers
+        try:
+            return list(self._base_image(ref, ins.line).layers)
+        except DockerfileError as exc:
+            raise DockerfileError(f"COPY --from={ref} names no earlier stage, and as an image: "
+                                  f"{exc.message.split(': ', 1)[-1]}", line=ins.line, detail=exc.detail) from None
 
     def _do_env(self, state: StageState, ins: df.Env, _context):
         for key, value in ins.expanded(state.lookup()).pairs:
