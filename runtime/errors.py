@@ -71,6 +71,12 @@ class MissingKernelFeature(BerthError):
     code = "missing_feature"
 
 
+class Cancelled(BerthError):
+    """The user cancelled the work (a build); what it had half made is gone."""
+
+    code = "cancelled"
+
+
 class RegistryError(BerthError):
     """A registry that cannot be reached, refuses the credentials, or lacks the image."""
 

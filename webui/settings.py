@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "webui.images",
     "webui.containers",
     "webui.history",
+    "webui.volumes",
 ]
 
 MIDDLEWARE = [

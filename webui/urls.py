@@ -8,6 +8,7 @@ from webui.history import views as history
 from webui.hosts import views as hosts
 from webui.images import image_views, views as images
 from webui.metrics import views as metrics
+from webui.volumes import views as volumes
 
 admin.site.site_header = admin.site.site_title = "Berth administration"
 admin.site.index_title = "Hosts, teams and quotas"
@@ -37,6 +38,8 @@ urlpatterns = [
     path("teams/", teams.team_list, name="teams"),
     path("teams/<int:team_id>/", teams.team_detail, name="team"),
     path("teams/<int:team_id>/history/", history.team_history, name="team_history"),
+    path("teams/<int:team_id>/volumes/", volumes.volume_list, name="volumes"),
+    path("volumes/<int:volume_id>/remove/", volumes.volume_remove, name="volume_remove"),
     path("teams/<int:team_id>/images/", image_views.team_images, name="team_images"),
     path("teams/<int:team_id>/images/prune/", image_views.images_prune, name="images_prune"),
     path("builds/<int:build_id>/image/remove/", image_views.image_remove, name="image_remove"),

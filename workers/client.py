@@ -16,6 +16,11 @@ def put_context(build_id: int, data: bytes) -> None:
     _redis().set(streams.build_context(build_id), data, ex=streams.CONTEXT_TTL)
 
 
+def cancel_build(build_id: int) -> None:
+    """Tell the agent building it (or about to) to stop; a day is longer than any build waits."""
+    _redis().set(streams.build_cancel(build_id), 1, ex=86400)
+
+
 def queue_build(host: str, job: dict) -> None:
     app.send_task(contracts.AGENT_BUILD, args=[job], queue=config.host_queue(host))
 
@@ -42,3 +47,7 @@ def queue_restart(host: str, container_id: int, runtime_id: str) -> None:
 
 def queue_remove(host: str, container_id: int, runtime_id: str, force: bool = False) -> None:
     app.send_task(contracts.AGENT_REMOVE, args=[container_id, runtime_id, force], queue=config.host_queue(host))
+
+
+def queue_remove_volume(host: str, volume_id: int, runtime_name: str) -> None:
+    app.send_task(contracts.AGENT_REMOVE_VOLUME, args=[volume_id, runtime_name], queue=config.host_queue(host))

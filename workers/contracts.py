@@ -12,12 +12,15 @@ AGENT_STOP = "agent.stop"
 AGENT_KILL = "agent.kill"
 AGENT_RESTART = "agent.restart"
 AGENT_REMOVE = "agent.remove"
+AGENT_REMOVE_VOLUME = "agent.remove_volume"
 AGENT_REMOVE_IMAGE = "agent.remove_image"
 
 # Sent to the control queue, run by the control worker.
 CONTROL_HEARTBEAT = "control.heartbeat"
 CONTROL_BUILD_EVENT = "control.build_event"
 CONTROL_CONTAINER_EVENT = "control.container_event"
+# (volume id, {"removed": True} or {"error": ...}): the answer to agent.remove_volume.
+CONTROL_VOLUME_EVENT = "control.volume_event"
 # (host name, minute's start in Unix seconds, {container id: summary}): see workers/agent/history.py.
 CONTROL_STATS_MINUTE = "control.stats_minute"
 
@@ -75,11 +78,13 @@ def run_job(container_id: int, runtime_id: str, image: str, ports: list[str], me
 
 
 def run_options(team: str, pids_limit: int, cpuset_cpus: str, network_receive_bps: int | None,
-                network_send_bps: int | None) -> dict:
+                network_send_bps: int | None, volumes: list[str] | None = None) -> dict:
     """A run job's team (its containers share a network no other team reaches) and its limits
-    past memory and CPU; rates in bytes per second, None for no limit."""
+    past memory and CPU; rates in bytes per second, None for no limit. ``volumes``: mounts as
+    the runtime takes them (``team7-data:/data:ro``, ``/host/path:/path``)."""
     return {"team": team, "pids_limit": pids_limit, "cpuset_cpus": cpuset_cpus,
-            "network_receive_bps": network_receive_bps, "network_send_bps": network_send_bps}
+            "network_receive_bps": network_receive_bps, "network_send_bps": network_send_bps,
+            "volumes": list(volumes or [])}
 
 
 def error(code: str, message: str, detail: str = "") -> dict:

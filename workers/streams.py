@@ -24,6 +24,11 @@ def container_stats(container_id: int) -> str:
     return f"berth:container:{container_id}:stats"
 
 
+def build_cancel(build_id: int) -> str:
+    """Set by the web when a user cancels the build; the building agent watches it."""
+    return f"berth:build:{build_id}:cancel"
+
+
 def build_context(build_id: int) -> str:
     return f"berth:build:{build_id}:context"
 

@@ -8,16 +8,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cgroups import paths as cgroups
 from ..config import RuntimeConfig
 from ..container import etcfiles, spec as specs
 from ..container.runc import Runc
-from ..errors import DockerfileError, InvalidSpec
+from ..errors import Cancelled, DockerfileError, InvalidSpec
 from ..image.layers import is_opaque_dir
 from ..image.store import ImageStore
 from ..linux.files import secure_join
@@ -35,6 +36,7 @@ class StepLimits:
     pids_limit: int
     network: str = "bridge"
     timeout_seconds: float = 3600
+    cancel: threading.Event | None = field(default=None, compare=False)  # set: stop the build now
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ class StepRunner:
             raise
         if code is None:
             self._abandon(rootfs)
+            if self.limits.cancel is not None and self.limits.cancel.is_set():
+                raise Cancelled("the build was cancelled; the running step was stopped")
             raise DockerfileError(f"the build ran past its time limit of {self.limits.timeout_seconds:g} s; "
                                   "the step was stopped", line=cmd.line)
         if code != 0:
@@ -158,7 +162,8 @@ class StepRunner:
                 cpus=self.limits.cpus, netns_path=net.netns_path, binds=binds))
             (rootfs.base / "config.json").write_text(json.dumps(spec))
             code = self.runc.run_foreground(cid, rootfs.base, on_output,
-                                            timeout=max(0.1, self.deadline - time.monotonic()))
+                                            timeout=max(0.1, self.deadline - time.monotonic()),
+                                            cancel=self.limits.cancel)
         finally:
             provider.teardown(self.config, cid, net)
             cgroups.remove(f"{self.config.cgroup_parent}/{cid}", cgroups.detect_version())

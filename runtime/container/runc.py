@@ -4,12 +4,14 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 from ..config import RuntimeConfig
 from ..errors import NotFound, OCIRuntimeError
 
 _TIMEOUT = 30
+_WATCH_SECONDS = 0.2  # how soon a build step's time limit or cancellation is noticed
 _MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
 
 
@@ -53,30 +55,41 @@ class Runc:
     def delete(self, cid: str, force: bool = False) -> None:
         self._call(f"delete container {cid}", ["delete"] + (["--force"] if force else []) + [cid])
 
-    def run_foreground(self, cid: str, bundle: Path, on_line, timeout: float) -> int | None:
+    def run_foreground(self, cid: str, bundle: Path, on_line, timeout: float,
+                       cancel: threading.Event | None = None) -> int | None:
         """Run a container to completion, passing each output line (stdout and stderr merged).
 
         Used for build steps: the step's output streams while it runs and runc
-        removes the container when it ends. Past ``timeout`` seconds the
-        container is killed and None is returned.
+        removes the container when it ends. Past ``timeout`` seconds, or once
+        ``cancel`` is set, the container is killed and None is returned.
         """
         proc = subprocess.Popen(self.base_args() + ["run", "--bundle", str(bundle), cid],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
-        # A step may hang without printing: a timer, not the read loop, enforces the limit.
-        watchdog = threading.Timer(timeout, self.kill_quietly, args=(cid,))
+        # A step may hang without printing: a watchdog thread, not the read loop, enforces the limit.
+        ended, killed = threading.Event(), threading.Event()
+        watchdog = threading.Thread(target=self._watch, args=(cid, timeout, cancel, ended, killed), daemon=True)
         watchdog.start()
         try:
             for raw in proc.stdout:
                 on_line(raw.decode("utf-8", "replace").rstrip("\n"))
             code = proc.wait()
-            return None if watchdog.finished.is_set() else code  # set: the timer fired
+            return None if killed.is_set() else code
         finally:
-            watchdog.cancel()
+            ended.set()
+            watchdog.join()
             if proc.poll() is None:
                 self.kill_quietly(cid)
                 proc.kill()
                 proc.wait()
+
+    def _watch(self, cid: str, timeout: float, cancel, ended: threading.Event, killed: threading.Event) -> None:
+        deadline = time.monotonic() + timeout
+        while not ended.wait(_WATCH_SECONDS):
+            if time.monotonic() >= deadline or (cancel is not None and cancel.is_set()):
+                killed.set()
+                self.kill_quietly(cid)
+                return
 
     def kill_quietly(self, cid: str) -> None:
         subprocess.run(self.base_args() + ["kill", cid, "KILL"], capture_output=True, timeout=_TIMEOUT)

@@ -7,6 +7,8 @@ import json
 import pytest
 from django.test import Client
 
+from workers import streams
+
 pytestmark = pytest.mark.django_db
 
 
@@ -50,3 +52,36 @@ def test_bad_build_options_are_refused_and_nothing_is_queued(owner, app, host, q
     page = _post(owner, app, **data).content.decode()
     assert message in page
     assert not app.builds.exists() and queue.llen("host.test-host") == 0
+
+
+def test_cancelling_a_queued_build_ends_it_and_tells_the_host(owner, app, host, queue,
+                                                              django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(owner, app)
+    build = app.builds.get()
+    client = Client()
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(f"/builds/{build.id}/cancel/", follow=True).content.decode()
+    build.refresh_from_db()
+    assert build.status == "failed" and build.error == "Cancelled by alice before it started."
+    assert "Cancelling: the running step is stopped" in page
+    assert queue.exists(streams.build_cancel(build.id))  # the agent that takes the job sees it
+    again = client.post(f"/builds/{build.id}/cancel/", follow=True).content.decode()
+    assert f"Build #{build.id} has already failed." in again
+
+
+def test_a_viewer_cannot_cancel_and_another_team_gets_404(owner, viewer, outsider, app, host, queue,
+                                                          django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(owner, app)
+    build = app.builds.get()
+    queue.delete(streams.build_cancel(build.id))  # IDs start again in each test's database; Redis keeps keys
+    watcher = Client()
+    watcher.force_login(viewer)
+    assert "Viewers cannot cancel builds." in watcher.post(f"/builds/{build.id}/cancel/", follow=True).content.decode()
+    stranger = Client()
+    stranger.force_login(outsider)
+    assert stranger.post(f"/builds/{build.id}/cancel/").status_code == 404
+    build.refresh_from_db()
+    assert build.status == "queued" and not queue.exists(streams.build_cancel(build.id))

@@ -8,6 +8,7 @@ from django.utils import timezone
 from webui.core import live
 from webui.core.errors import UserError, message_for
 from webui.images.models import App
+from webui.volumes.actions import mounts_for_run
 from workers import client, contracts
 
 from .listing import notify_tables
@@ -50,12 +51,12 @@ def _check_ports(app: App, host) -> None:
             raise UserError(f"Host port {port} is already published by another container on {host.name}.")
 
 
-def _run_options(app: App) -> dict:
+def _run_options(app: App, volumes: list[str]) -> dict:
     def rate(mb_per_s):
         return None if mb_per_s is None else int(mb_per_s * 1024 * 1024)
 
     return contracts.run_options(str(app.team_id), app.pids_limit, app.cpuset_cpus, rate(app.network_in_mb),
-                                 rate(app.network_out_mb))
+                                 rate(app.network_out_mb), volumes)
 
 
 def run_app(user, app: App) -> Container:
@@ -68,12 +69,13 @@ def run_app(user, app: App) -> Container:
         list(Container.objects.select_for_update().filter(app__team=app.team))
         _check_quota(app)
         _check_ports(app, build.host)
+        volumes = mounts_for_run(app, build.host)
         container = Container.objects.create(app=app, build=build, host=build.host, ports=app.ports,
-                                             memory_mb=app.memory_mb, cpus=app.cpus, created_by=user,
-                                             restart_policy=app.restart_policy)
+                                             volumes=app.volumes, memory_mb=app.memory_mb, cpus=app.cpus,
+                                             created_by=user, restart_policy=app.restart_policy)
         job = contracts.run_job(container.id, container.runtime_id, build.image or build.image_id, app.ports,
                                 app.memory_mb * 1024 * 1024, app.cpus, [], container.name,
-                                restart=app.restart_policy, options=_run_options(app))
+                                restart=app.restart_policy, options=_run_options(app, volumes))
         transaction.on_commit(lambda: client.queue_run(build.host.name, job))
     return container
 

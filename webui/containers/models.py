@@ -19,6 +19,7 @@ class Container(AppJob):
     runtime_id = models.CharField(max_length=64, unique=True, default=_runtime_id)
     status = models.CharField(max_length=20, choices=STATES, default=contracts.C_PENDING)
     ports = models.JSONField(default=list)
+    volumes = models.JSONField(default=list, blank=True, help_text="The app's mounts it started with.")
     memory_mb = models.PositiveIntegerField()
     cpus = models.FloatField(null=True, blank=True)
     ip = models.CharField(max_length=45, blank=True)

@@ -10,6 +10,7 @@ _PREFIX = {
     "oci_runtime": "The container could not be started: ",
     "missing_feature": "The host cannot do this: ",
     "lost": "",
+    "cancelled": "",
     "internal": "",
 }
 

@@ -34,8 +34,8 @@ def update_app(user, app: App, data: dict) -> App:
     return app
 
 
-# The limits the forms offer besides memory and CPU; a form without one keeps the app's.
-RUN_LIMITS = ("pids_limit", "cpuset_cpus", "network_in_mb", "network_out_mb")
+# The run settings the forms offer besides ports, memory and CPU; a form without one keeps the app's.
+RUN_LIMITS = ("pids_limit", "cpuset_cpus", "network_in_mb", "network_out_mb", "volumes")
 
 
 def _set_run_limits(app: App, data: dict) -> None:

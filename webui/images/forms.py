@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 
 from webui.core.access import writable_teams_of
+from webui.volumes import mounts
 from workers import contracts
 
 from . import uploads
@@ -108,9 +109,13 @@ class AppForm(forms.Form):
                                      help_text="What the container may receive per second; empty: no limit.")
     network_out_mb = forms.FloatField(label="Upload limit (MB/s)", required=False, min_value=0.01, max_value=4000,
                                       help_text="What the container may send per second; empty: no limit.")
+    volumes = forms.CharField(required=False, label="Volumes", widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text="One NAME:/PATH a line (NAME:/PATH:ro for read-only), NAME one of the "
+                                        "team's volumes; admins may mount a host path, /HOST/PATH:/PATH.")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
         self.fields["team"].queryset = writable_teams_of(user).order_by("-personal", "name")
 
     def clean_dockerfile(self) -> str:
@@ -129,10 +134,14 @@ class AppForm(forms.Form):
     def clean_pids_limit(self) -> int:
         return self.cleaned_data.get("pids_limit") or DEFAULT_PIDS
 
+    def clean_volumes(self) -> list[mounts.Mount]:
+        return mounts.parse(self.cleaned_data.get("volumes", ""))
+
     def clean(self):
         data = super().clean()
         team = data.get("team")
         check_quota_fits(self, team, data)
+        check_volumes_allowed(self, team, self.user, data)
         if team and data.get("name") and team.apps.filter(name=data["name"]).exists():
             self.add_error("name", f"The team already has an app named “{data['name']}”.")
         return data
@@ -149,19 +158,22 @@ class AppSettingsForm(forms.Form):
     cpuset_cpus = AppForm.base_fields["cpuset_cpus"]
     network_in_mb = AppForm.base_fields["network_in_mb"]
     network_out_mb = AppForm.base_fields["network_out_mb"]
+    volumes = AppForm.base_fields["volumes"]
 
-    def __init__(self, *args, team, **kwargs):
+    def __init__(self, *args, team, user, kept_volumes: tuple[str, ...] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.team = team
+        self.team, self.user, self.kept_volumes = team, user, kept_volumes
 
     def clean_ports(self) -> list[str]:
         return parse_ports(self.cleaned_data.get("ports", ""))
 
     clean_pids_limit = AppForm.clean_pids_limit
+    clean_volumes = AppForm.clean_volumes
 
     def clean(self):
         data = super().clean()
         check_quota_fits(self, self.team, data)
+        check_volumes_allowed(self, self.team, self.user, data, self.kept_volumes)
         return data
 
 
@@ -171,3 +183,16 @@ def check_quota_fits(form: forms.Form, team, data: dict) -> None:
         form.add_error("memory_mb", f"{memory} MB is over the team's memory quota of {team.quota.max_memory_mb} MB.")
     if team and cpus and cpus > team.quota.max_cpus:
         form.add_error("cpus", f"{cpus:g} CPUs is over the team's CPU quota of {team.quota.max_cpus:g}.")
+
+
+def check_volumes_allowed(form: forms.Form, team, user, data: dict, kept: tuple[str, ...] = ()) -> None:
+    """Named volumes of the app's team only; host paths for admins (or kept as an admin set them).
+    The cleaned value becomes the mounts' text, as the app keeps them."""
+    if "volumes" not in data:
+        return
+    try:
+        mounts.check_allowed(data["volumes"], team, user, kept)
+    except forms.ValidationError as exc:
+        form.add_error("volumes", exc)
+        return
+    data["volumes"] = [str(mount) for mount in data["volumes"]]

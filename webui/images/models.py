@@ -21,6 +21,8 @@ class App(models.Model):
     cpuset_cpus = models.CharField(max_length=64, blank=True, help_text="CPUs it may run on, e.g. 0-1; empty: all.")
     network_in_mb = models.FloatField(null=True, blank=True, help_text="MB/s it may receive; empty: no limit.")
     network_out_mb = models.FloatField(null=True, blank=True, help_text="MB/s it may send; empty: no limit.")
+    volumes = models.JSONField(default=list, blank=True,
+                               help_text='Mounts like "data:/data", "data:/data:ro" or "/srv/site:/www" (admins).')
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     created = models.DateTimeField(auto_now_add=True)
 

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 from runtime.build.builder import BuildOptions, build as build_image
 from runtime.build.context import extract
+from runtime.container import volumes
 from runtime.container.manager import DEFAULT_PIDS_LIMIT, RunRequest
 from runtime.container.state import RUNNING
 from runtime.errors import BerthError, ContextError, InvalidState, NotFound
@@ -19,6 +20,7 @@ from ..config import BUILD_SLOT_COUNT
 from ..celery_app import app
 from .context import CONTAINER_LABEL, context
 from .recovery import abandoned, in_progress, run_in_progress
+from .cancelling import watch_cancel
 from .image_tasks import image_info
 from .settings import registries
 
@@ -79,12 +81,13 @@ def _build(ctx, job: dict) -> None:
     workdir = ctx.store.new_work_dir(f"context-{build_id}")
     started = time.monotonic()
     try:
-        _fetch_context(ctx, job, workdir)
-        options = BuildOptions(tag=job["tag"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
-                               timeout_seconds=job.get("timeout_seconds", 3600),
-                               build_args=job.get("build_args") or {}, no_cache=job.get("no_cache", False),
-                               target=job.get("target") or None, registries=registries())
-        image = build_image(ctx.containers.config, ctx.store, job["dockerfile"], workdir, options, output)
+        with watch_cancel(ctx, build_id) as cancel:
+            _fetch_context(ctx, job, workdir)
+            options = BuildOptions(tag=job["tag"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
+                                   timeout_seconds=job.get("timeout_seconds", 3600),
+                                   build_args=job.get("build_args") or {}, no_cache=job.get("no_cache", False),
+                                   target=job.get("target") or None, registries=registries(), cancel=cancel)
+            image = build_image(ctx.containers.config, ctx.store, job["dockerfile"], workdir, options, output)
         event = {"status": contracts.BUILD_SUCCEEDED, "image": image.name, "image_id": image.id,
                  "image_info": image_info(ctx.store, image)}
     except Exception as exc:  # any failure must reach the user as a failed build
@@ -137,7 +140,8 @@ def _run_options(job: dict) -> dict:
     """contracts.run_options' fields as RunRequest's; jobs queued before them have none."""
     return {"team": job.get("team", ""), "pids_limit": job.get("pids_limit") or DEFAULT_PIDS_LIMIT,
             "cpuset_cpus": job.get("cpuset_cpus", ""), "network_receive_bps": job.get("network_receive_bps"),
-            "network_send_bps": job.get("network_send_bps")}
+            "network_send_bps": job.get("network_send_bps"),
+            "volumes": tuple(volumes.parse(spec) for spec in job.get("volumes", ()))}
 
 
 @app.task(name=contracts.AGENT_STOP)
@@ -186,3 +190,23 @@ def remove(container_id: int, runtime_id: str, force: bool = True) -> None:
         ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"error": exc.to_dict()})
         return
     ctx.report(contracts.CONTROL_CONTAINER_EVENT, container_id, {"status": contracts.C_REMOVED})
+
+
+@app.task(name=contracts.AGENT_REMOVE_VOLUME)
+def remove_volume(volume_id: int, runtime_name: str) -> None:
+    _remove_volume(context(), volume_id, runtime_name)
+
+
+def _remove_volume(ctx, volume_id: int, runtime_name: str) -> None:
+    """Refused while a container (running or not) mounts it; the answer goes to the web, with
+    the web's IDs of the containers in the way (those the CLI started have none)."""
+    try:
+        ctx.containers.remove_volume(runtime_name)
+    except NotFound:
+        pass  # never used on this host, or removed by an earlier delivery: gone either way
+    except BerthError as exc:
+        users = [ctx.containers.get(cid).record.labels.get(CONTAINER_LABEL, "")
+                 for cid in ctx.containers.volume_users(runtime_name)]
+        ctx.report(contracts.CONTROL_VOLUME_EVENT, volume_id, {"error": exc.to_dict(), "users": users})
+        return
+    ctx.report(contracts.CONTROL_VOLUME_EVENT, volume_id, {"removed": True})

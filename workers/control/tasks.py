@@ -5,6 +5,7 @@ from webui.containers.actions import record_container_event
 from webui.history.actions import record_stats_minute
 from webui.hosts.actions import record_heartbeat
 from webui.images.actions import record_build_event
+from webui.volumes.actions import record_volume_event
 
 from .. import contracts
 from ..celery_app import app
@@ -23,6 +24,11 @@ def build_event(build_id: int, event: dict) -> None:
 @app.task(name=contracts.CONTROL_CONTAINER_EVENT)
 def container_event(container_id: int, event: dict) -> None:
     record_container_event(container_id, event)
+
+
+@app.task(name=contracts.CONTROL_VOLUME_EVENT)
+def volume_event(volume_id: int, event: dict) -> None:
+    record_volume_event(volume_id, event)
 
 
 @app.task(name=contracts.CONTROL_STATS_MINUTE)
