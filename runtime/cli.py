@@ -237,6 +237,17 @@ def cmd_rm(args) -> int:
     return 0
 
 
+def cmd_reconcile(args) -> int:
+    """Remove what crashed work left behind, and mark the containers nobody can account for."""
+    from .reconcile import reconcile
+    report = reconcile(_config(args))
+    for line in report.lines():
+        print(line)
+    if not report.lines():
+        print("nothing left behind")
+    return 1 if report.failed else 0
+
+
 def cmd_exited(args) -> int:
     """Run by conmon when a container exits: release its network, mounts and cgroup."""
     bundle = Path(args.bundle)
@@ -343,6 +354,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-f", "--force", action="store_true")
     s.set_defaults(func=cmd_rm)
     cli_images.add_commands(sub, lambda fn: lambda args: fn(args, _config(args)))
+    sub.add_parser("reconcile", help="remove what crashed work left behind (run while no build runs)") \
+        .set_defaults(func=cmd_reconcile)
     s = sub.add_parser("exited")  # run by conmon's exit command; no help, so not listed
     s.add_argument("bundle")
     s.add_argument("run", type=int, nargs="?")

@@ -41,7 +41,9 @@ def remove_build_leftovers(config: RuntimeConfig) -> list[str]:
         mounts.umount(point)
         removed.append(f"mount {point}")
     for entry in config.tmp_dir.iterdir() if config.tmp_dir.exists() else []:
+        # Half-written layers and blobs, unpacked imports, step roots: nothing there survives a crash.
         shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        removed.append(f"unfinished work {entry}")
     version = cgroups.detect_version()
     for top in cgroups.cgroup_dirs(config.cgroup_parent, version):
         for child in top.iterdir():

@@ -23,7 +23,7 @@ from . import etcfiles, monitor, restart, spec as specs, volumes
 from .logs import LogLine, read_all
 from .runc import Runc
 from .volumes import VolumeMount, Volumes
-from .state import CREATED, RUNNING, ContainerRecord, Status, StatusCache, check, read_status
+from .state import CREATED, LOST_FILE, RUNNING, ContainerRecord, Status, StatusCache, check, read_status
 
 DEFAULT_PIDS_LIMIT = 1024
 DEFAULT_STOP_TIMEOUT = 10.0
@@ -384,7 +384,8 @@ def signal_name(signal: str) -> str:
 
 
 # What a run leaves in its bundle besides the log and the root's upper dir; a start clears it.
-_RUN_FILES = ("exit", "oom", "cleaned", "started", "stopped", "conmon.pid", "init.pid", "conmon.err", "runc.log")
+_RUN_FILES = ("exit", "oom", "cleaned", "started", "stopped", "conmon.pid", "init.pid", "conmon.err", "runc.log",
+              LOST_FILE)
 
 
 def _stopped_since(bundle: Path, when: float) -> bool:

@@ -17,6 +17,8 @@ from ..linux.files import write_atomic
 # exited (conmon wrote the exit code) or lost (conmon died without writing one).
 CREATED, RUNNING, EXITED, LOST = "created", "running", "exited", "lost"
 STATES = (CREATED, RUNNING, EXITED, LOST)
+# The file the reconciler writes (with its reason) in the bundle of a container it found lost.
+LOST_FILE = "lost"
 # How a container moves between them. A start (a restart, by hand or by policy) takes an
 # exited or lost container back to created, in the same bundle: same ID, same log file.
 TRANSITIONS = {
@@ -103,6 +105,10 @@ def _pid_alive(pid_file: str) -> int | None:
 def read_status(bundle: Path) -> Status:
     # Plain string paths: the agent reads every container's status several times a second.
     base = str(bundle)
+    if os.path.exists(base + "/" + LOST_FILE):
+        # Marked by the reconciler: its conmon.pid may name another process by now, and a
+        # monitor it found orphaned may still write an exit code as it is killed.
+        return Status(LOST)
     try:
         with open(base + "/exit") as f:
             text = f.read().strip()

@@ -95,6 +95,11 @@ def remove_bridge(name: str) -> None:
     _delete_link(name)
 
 
+def remove_link(name: str) -> None:
+    """Delete a link of any kind (a veth left on a bridge); gone already is fine."""
+    _delete_link(name)
+
+
 def bridge_ports(bridge: str) -> list[str]:
     from pyroute2 import IPRoute
 

@@ -143,18 +143,24 @@ def _set_elements(config: RuntimeConfig, name: str) -> list:
 
 def published_ports(config: RuntimeConfig) -> set[tuple[str, int, str]]:
     """(host address, or "" for every address; host port; protocol) of each published port."""
-    found = set()
+    return {(host_ip, port, proto) for host_ip, port, proto, _ in port_targets(config)}
+
+
+def port_targets(config: RuntimeConfig) -> list[tuple[str, int, str, str]]:
+    """Each published port as (host address or "", host port, protocol, container address)."""
+    found = []
     for item in _list_table(config):
         m = item.get("map")
         if not (m and m.get("name", "").split("_", 1)[-1] in ("ports", "addr_ports")):
             continue
         proto = m["name"].split("_")[0]
-        for key, _ in m.get("elem", []):
+        for key, value in m.get("elem", []):
+            target = value["concat"][0]  # container address . container port
             if isinstance(key, dict):  # a concatenation: address . port
                 host_ip, port = key["concat"]
-                found.add((host_ip, int(port), proto))
+                found.append((host_ip, int(port), proto, target))
             else:
-                found.add(("", int(key), proto))
+                found.append(("", int(key), proto, target))
     return found
 
 

@@ -116,6 +116,25 @@ def _remove_team_network(config: RuntimeConfig, net: Network) -> None:
     shutil.rmtree(net.ipam_dir, ignore_errors=True)
 
 
+def remove_unused_networks(config: RuntimeConfig) -> list[str]:
+    """Remove, and name, the team networks no address is held in (a crash between a container's
+    teardown and its network's removal) and the bridges and nftables elements of no network."""
+    removed = []
+    with locked(_lock_path(config)):
+        for net in networks.team_networks(config):
+            if not networks.in_use(net):
+                _remove_team_network(config, net)
+                removed.append(f"team network {net.bridge} (team {net.team})")
+        known = {config.bridge} | {net.bridge for net in networks.team_networks(config)}
+        for bridge in set(links.bridges_named(f"{config.bridge}-")) - known:
+            links.remove_bridge(bridge)
+            removed.append(f"bridge {bridge}")
+        for bridge in nft.bridges(config) - known:
+            nft.remove_bridge(config, bridge)
+            removed.append(f"nftables bridge element {bridge}")
+    return removed
+
+
 def remove_host(config: RuntimeConfig) -> None:
     """Remove the bridges and the nftables table (when no container is left)."""
     for net in networks.team_networks(config):

@@ -15,8 +15,8 @@ from . import image_tasks, tasks  # noqa: F401  (registers the agent's tasks)
 from .context import context
 from .doctor import check_or_exit
 from .loops import start_all
-from .recovery import finish_interrupted_runs, report_interrupted_builds
-from runtime.build.leftovers import remove_build_leftovers
+from .recovery import finish_interrupted_runs, report_interrupted_builds, report_lost
+from runtime.reconcile import reconcile
 
 
 @worker_ready.connect
@@ -36,10 +36,12 @@ def main() -> None:
     _raise_open_file_limit()
     ctx = context()
     check_or_exit(ctx.containers.config)
-    for item in remove_build_leftovers(ctx.containers.config):
-        logging.getLogger("berth.agent").warning("removed %s, left by a build that died", item)
     report_interrupted_builds(ctx)
-    finish_interrupted_runs(ctx)
+    finish_interrupted_runs(ctx)  # before reconciling: it removes the containers of its runs itself
+    report = reconcile(ctx.containers.config, ctx.containers)
+    for line in report.lines():
+        logging.getLogger("berth.agent").warning("reconciled: %s", line)
+    report_lost(ctx, report)
     threads = config.OPERATION_THREADS + config.BUILD_SLOT_COUNT
     app.worker_main(["worker", "-Q", config.host_queue(ctx.host), "-P", "threads", "-c", str(threads),
                      "-n", f"agent@{ctx.host}", "--without-gossip", "--without-mingle", "-l", "INFO"])

@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 
-from runtime.container.state import RUNNING
+from runtime.container.state import LOST, RUNNING
 from runtime.errors import NotFound
+from runtime.reconcile import Report
 
 from .. import contracts, streams
-from .context import AgentContext
+from .context import CONTAINER_LABEL, AgentContext
 
 
 def _markers(ctx: AgentContext):
@@ -86,3 +87,18 @@ def report_interrupted_builds(ctx: AgentContext) -> None:
         ctx.report(contracts.CONTROL_BUILD_EVENT, build_id,
                    {"status": contracts.BUILD_FAILED, "error": contracts.error("interrupted", reason)})
         marker.unlink()
+
+
+def report_lost(ctx: AgentContext, report: Report) -> None:
+    """The web's containers the reconciler found lost fail, with its reason (once: the
+    sampler then sees them as already reported)."""
+    for runtime_id, reason in report.lost.items():
+        try:
+            label = ctx.containers.get(runtime_id).record.labels.get(CONTAINER_LABEL)
+        except NotFound:
+            continue
+        if not label:
+            continue  # a CLI container: nobody to tell
+        ctx.report(contracts.CONTROL_CONTAINER_EVENT, int(label),
+                   {"status": contracts.C_FAILED, "error": contracts.error("lost", reason)})
+        ctx.remember(runtime_id, int(label), LOST)
