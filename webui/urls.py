@@ -25,6 +25,7 @@ urlpatterns = [
     path("apps/<int:app_id>/run/", images.app_run, name="app_run"),
     path("builds/<int:build_id>/", images.build_detail, name="build"),
     path("builds/<int:build_id>/log/", images.build_log, name="build_log"),
+    path("builds/<int:build_id>/cancel/", images.build_cancel, name="build_cancel"),
     path("containers/<int:container_id>/", containers.container_detail, name="container"),
     path("containers/<int:container_id>/log/", containers.container_log, name="container_log"),
     path("containers/<int:container_id>/stop/", containers.container_stop, name="container_stop"),

@@ -65,6 +65,19 @@ def _record_image(build: Build, event: dict) -> None:
         build.image_error = message_for(event["image_error"])
 
 
+def cancel_build(user, build: Build) -> None:
+    """Stop a queued or running build: its agent kills the running step and keeps nothing.
+    A queued build ends at once, so it does not wait for a host to pick it up to say so."""
+    if not can_write(user, build.app.team):
+        raise UserError("Viewers cannot cancel builds.")
+    if build.done:
+        raise UserError(f"Build #{build.id} has already {build.status}.")
+    transaction.on_commit(lambda: client.cancel_build(build.id))
+    if build.status == contracts.BUILD_QUEUED:
+        record_build_event(build.id, {"status": contracts.BUILD_FAILED,
+                                      "error": contracts.error("cancelled", f"Cancelled by {user} before it started.")})
+
+
 def team_images(team):
     """The team's built images still on their hosts, newest first; the newest good build of
     each app is the one its name points at."""

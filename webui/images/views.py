@@ -123,7 +123,20 @@ def build_detail(request, build_id):
                                id=build_id)
     return render(request, "images/build_detail.html", {
         "build": build, "app": build.app, "initial_log": build.log if build.done else "",
-        "download_url": reverse("build_log", args=[build.id])})
+        "download_url": reverse("build_log", args=[build.id]), "can_write": can_write(request.user, build.app.team)})
+
+
+@login_required
+@require_POST
+def build_cancel(request, build_id):
+    build = get_visible_or_404(Build.objects.select_related("app__team"), request.user, "app__team", id=build_id)
+    try:
+        actions.cancel_build(request.user, build)
+    except UserError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.info(request, "Cancelling: the running step is stopped, and nothing it made is kept.")
+    return redirect("build", build_id=build.id)
 
 
 @login_required
