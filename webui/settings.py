@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from workers.env import SettingError, env_bool, env_int, env_list, env_port_range, env_str
+from workers.env import SettingError, env_bool, env_float, env_int, env_list, env_port_range, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BERTH_VAR_DIR", str(BASE_DIR / "var")))
@@ -110,7 +110,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 BERTH_DEFAULT_MAX_CONTAINERS = env_int("BERTH_DEFAULT_MAX_CONTAINERS", 10)
 BERTH_DEFAULT_MAX_MEMORY_MB = env_int("BERTH_DEFAULT_MAX_MEMORY_MB", 2048)
 BERTH_DEFAULT_MAX_CPUS = env_int("BERTH_DEFAULT_MAX_CPUS", 4)
+# A build's limits; a team's quota lowers them (memory, CPUs) for its builds.
 BERTH_BUILD_MEMORY_MB = env_int("BERTH_BUILD_MEMORY_MB", 1024)
+BERTH_BUILD_CPUS = env_float("BERTH_BUILD_CPUS", 2.0)
 BERTH_BUILD_TIMEOUT_SECONDS = env_int("BERTH_BUILD_TIMEOUT_SECONDS", 1800)
 # Host ports a user may publish; the host agents read the same variable and check again.
 BERTH_PORT_MIN, BERTH_PORT_MAX = env_port_range("BERTH_PORT_RANGE", (1024, 65535))

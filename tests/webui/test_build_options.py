@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 import json
 
 import pytest
@@ -85,3 +88,22 @@ def test_a_viewer_cannot_cancel_and_another_team_gets_404(owner, viewer, outside
     assert stranger.post(f"/builds/{build.id}/cancel/").status_code == 404
     build.refresh_from_db()
     assert build.status == "queued" and not queue.exists(streams.build_cancel(build.id))
+
+
+def test_a_build_gets_the_build_limits_lowered_to_the_teams_quota(owner, team, app, host, queue, settings,
+                                                                   django_capture_on_commit_callbacks):
+    settings.BERTH_BUILD_MEMORY_MB, settings.BERTH_BUILD_CPUS = 1024, 2.0
+    team.quota.max_memory_mb, team.quota.max_cpus = 256, 0.5
+    team.quota.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(owner, app)
+    job = queued_build_job(queue)
+    assert job["memory_bytes"] == 256 << 20 and job["cpus"] == 0.5
+
+
+@pytest.mark.parametrize("value, message", [("lots", "BERTH_BUILD_CPUS='lots' is not a number"),
+                                            ("0", "BERTH_BUILD_CPUS='0' must be more than 0")])
+def test_a_bad_build_cpus_setting_stops_the_web_at_start_up(value, message):
+    env = dict(os.environ, BERTH_BUILD_CPUS=value)
+    result = subprocess.run([sys.executable, "-c", "import webui.settings"], env=env, capture_output=True, text=True)
+    assert result.returncode != 0 and message in result.stderr

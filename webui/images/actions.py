@@ -108,6 +108,12 @@ def prune_team_images(user, team) -> int:
     return len(older)
 
 
+def build_limits(team) -> tuple[int, float]:
+    """A build's memory (MB) and CPUs: the host-wide build limits, never more than the team's quota."""
+    quota = team.quota
+    return min(settings.BERTH_BUILD_MEMORY_MB, quota.max_memory_mb), min(settings.BERTH_BUILD_CPUS, quota.max_cpus)
+
+
 def start_build(user, app: App, build_args: dict | None = None, target: str = "", no_cache: bool = False) -> Build:
     host = pick_host()
     if host is None:
@@ -118,9 +124,10 @@ def start_build(user, app: App, build_args: dict | None = None, target: str = ""
             raise UserError(f"Build #{active.id} of this app is still {active.status}: wait for it to finish.")
         build = Build.objects.create(app=app, host=host, created_by=user, build_args=build_args or {},
                                      target=target, no_cache=no_cache)
-        job = contracts.build_job(build.id, app.dockerfile, app.image_name,
-                                  settings.BERTH_BUILD_MEMORY_MB * 1024 * 1024, None, bool(app.context),
-                                  settings.BERTH_BUILD_TIMEOUT_SECONDS, build.build_args, target, no_cache)
+        memory_mb, cpus = build_limits(app.team)
+        job = contracts.build_job(build.id, app.dockerfile, app.image_name, memory_mb * 1024 * 1024, cpus,
+                                  bool(app.context), settings.BERTH_BUILD_TIMEOUT_SECONDS, build.build_args, target,
+                                  no_cache)
         transaction.on_commit(lambda: _queue(build, job))
     return build
 
