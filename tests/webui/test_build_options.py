@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
-import json
 
 import pytest
 from django.test import Client
