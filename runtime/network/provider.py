@@ -44,8 +44,9 @@ def check_request(config: RuntimeConfig, mode: str, ports: list[PortMapping], te
 
 
 def ensure_host(config: RuntimeConfig) -> None:
-    nft.ensure_ruleset(config)
-    _ensure_network(config, networks.default(config))
+    default = networks.default(config)
+    links.ensure_bridge(default)
+    nft.ensure_ruleset(config, default.bridge)
 
 
 def _ensure_network(config: RuntimeConfig, net: Network) -> None:
@@ -64,7 +65,8 @@ def setup(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], 
     with locked(_lock_path(config)):
         _check_ports_free(config, ports)
         net = networks.for_team(config, team)
-        _ensure_network(config, net)
+        if team:  # the default network is ensure_host's
+            _ensure_network(config, net)
         endpoint = links.create_endpoint(config, net, cid)
         tuples = [m.as_tuple() for m in ports]
         try:
@@ -84,6 +86,8 @@ def _lock_path(config: RuntimeConfig):
 
 
 def _check_ports_free(config: RuntimeConfig, ports: list[PortMapping]) -> None:
+    if not ports:
+        return  # without listing the table, a run of nft
     published = nft.published_ports(config)
     for mapping in ports:
         if any(mapping.clashes_with(*p) for p in published):
