@@ -28,11 +28,12 @@ def _cgroups(config: RuntimeConfig) -> set[str]:
 
 
 def _monitors(config: RuntimeConfig) -> set[int]:
-    state = str(config.state_dir)
+    """conmon and runc processes of the run's containers: monitors, and `runc exec` of terminals."""
+    paths = (str(config.state_dir), str(config.run_dir))
     found = set()
     for proc in psutil.process_iter(["pid", "name", "cmdline"]):
         cmdline = " ".join(proc.info["cmdline"] or [])
-        if state in cmdline:
+        if any(path in cmdline for path in paths):
             found.add(proc.info["pid"])
     return found
 

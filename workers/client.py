@@ -49,5 +49,13 @@ def queue_remove(host: str, container_id: int, runtime_id: str, force: bool = Fa
     app.send_task(contracts.AGENT_REMOVE, args=[container_id, runtime_id, force], queue=config.host_queue(host))
 
 
+def open_exec(host: str, job: dict, cols: int, rows: int) -> None:
+    """The session's input stream first (it tells the agent the terminal is still wanted), then the job."""
+    client = _redis()
+    client.xadd(streams.exec_input(job["session"]), {"resize": f"{cols} {rows}"})
+    client.expire(streams.exec_input(job["session"]), streams.EXEC_TTL)
+    app.send_task(contracts.AGENT_EXEC, args=[job], queue=config.host_queue(host))
+
+
 def queue_remove_volume(host: str, volume_id: int, runtime_name: str) -> None:
     app.send_task(contracts.AGENT_REMOVE_VOLUME, args=[volume_id, runtime_name], queue=config.host_queue(host))

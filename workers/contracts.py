@@ -13,6 +13,7 @@ AGENT_KILL = "agent.kill"
 AGENT_RESTART = "agent.restart"
 AGENT_REMOVE = "agent.remove"
 AGENT_REMOVE_VOLUME = "agent.remove_volume"
+AGENT_EXEC = "agent.exec"
 AGENT_REMOVE_IMAGE = "agent.remove_image"
 
 # Sent to the control queue, run by the control worker.
@@ -85,6 +86,20 @@ def run_options(team: str, pids_limit: int, cpuset_cpus: str, network_receive_bp
     return {"team": team, "pids_limit": pids_limit, "cpuset_cpus": cpuset_cpus,
             "network_receive_bps": network_receive_bps, "network_send_bps": network_send_bps,
             "volumes": list(volumes or [])}
+
+
+# An exec session ends after this long whatever happens, or once the web has said nothing (not
+# even its pings, every EXEC_PING_SECONDS) for EXEC_IDLE_SECONDS: its socket is gone.
+EXEC_MAX_SECONDS = 3600
+EXEC_PING_SECONDS = 10
+EXEC_IDLE_SECONDS = 30
+
+
+def exec_job(session: str, container_id: int, runtime_id: str, command: list[str],
+             timeout_seconds: int = EXEC_MAX_SECONDS) -> dict:
+    """An interactive terminal: bytes come and go on the session's streams (workers/streams.py)."""
+    return {"session": session, "container_id": container_id, "runtime_id": runtime_id, "command": command,
+            "timeout_seconds": timeout_seconds}
 
 
 def error(code: str, message: str, detail: str = "") -> dict:

@@ -48,3 +48,17 @@ def valid_position(value: str | None) -> str:
     if ms.isdigit() and (not seq or seq.isdigit()):
         return value
     return "0"
+
+
+# An exec session's two streams. Into the container: {"d": bytes typed}, {"resize": "COLS ROWS"},
+# {"ping": ""} and {"end": why}; out of it: {"started": ""}, {"d": bytes}, then {"end": exit code}
+# or {"error": message}. Streams, not pub/sub: what is typed before the agent attaches waits.
+EXEC_TTL = 60  # refreshed while the session lives; both keys go when it ends
+
+
+def exec_input(session: str) -> str:
+    return f"berth:exec:{session}:in"
+
+
+def exec_output(session: str) -> str:
+    return f"berth:exec:{session}:out"

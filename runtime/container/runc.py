@@ -42,15 +42,17 @@ class Runc:
     def kill(self, cid: str, signal: str = "TERM") -> None:
         self._call(f"send SIG{signal} to container {cid}", ["kill", cid, signal])
 
-    def exec(self, cid: str, command: list[str], tty: bool, **stdio) -> subprocess.Popen:
+    def exec(self, cid: str, command: list[str], tty: bool, pid_file: Path | None = None,
+             **stdio) -> subprocess.Popen:
         """Start ``command`` in the running container ``cid`` and return the runc process.
 
         With ``tty``, runc makes a pty in the container and copies between it and its own
         stdio, which the caller gives (a pty of the caller's for an interactive terminal).
         The process gets the container's user, environment, capabilities and seccomp filter.
+        runc passes signals on to it, but not SIGKILL: ``pid_file`` gets its host PID for that.
         """
-        return subprocess.Popen(self.base_args() + ["exec"] + (["--tty"] if tty else []) + ["--", cid, *command],
-                                **stdio)
+        options = (["--tty"] if tty else []) + (["--pid-file", str(pid_file)] if pid_file else [])
+        return subprocess.Popen(self.base_args() + ["exec", *options, "--", cid, *command], **stdio)
 
     def delete(self, cid: str, force: bool = False) -> None:
         self._call(f"delete container {cid}", ["delete"] + (["--force"] if force else []) + [cid])

@@ -1,11 +1,14 @@
-"""Writes on containers: run, stop, kill, restart, remove, and the events agents report."""
+"""Writes on containers: run, stop, kill, restart, remove, exec, and the events agents report."""
 from __future__ import annotations
+
+import uuid
 
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from webui.core import live
+from webui.core.access import can_write
 from webui.core.errors import UserError, message_for
 from webui.images.models import App
 from webui.volumes.actions import mounts_for_run
@@ -115,6 +118,24 @@ def remove_container(user, container: Container, force: bool = False) -> None:
         raise UserError("The container is running: stop it first, or confirm to remove it anyway (it is killed).")
     transaction.on_commit(lambda: client.queue_remove(container.host.name, container.id, container.runtime_id,
                                                       force))
+
+
+# What a terminal runs: every image Berth builds has a shell (busybox's or Debian's).
+TERMINAL_COMMAND = ["sh"]
+
+
+def open_terminal(user, container: Container, cols: int, rows: int) -> str:
+    """Ask the container's host for a shell on a terminal; returns the session's ID, which
+    names the two Redis streams its bytes travel on."""
+    if not can_write(user, container.team):
+        raise UserError("Viewers cannot open a terminal in containers.")
+    if container.status not in contracts.CONTAINER_ACTIONS["exec"]:
+        raise UserError(f"The container is {container.status}: commands run only in a running container. "
+                        "Start it again with Restart.")
+    session = uuid.uuid4().hex
+    client.open_exec(container.host.name, contracts.exec_job(session, container.id, container.runtime_id,
+                                                             TERMINAL_COMMAND), cols, rows)
+    return session
 
 
 @transaction.atomic

@@ -19,6 +19,7 @@ from .. import contracts, streams
 from ..config import BUILD_SLOT_COUNT
 from ..celery_app import app
 from .context import CONTAINER_LABEL, context
+from . import terminal
 from .recovery import abandoned, in_progress, run_in_progress
 from .cancelling import watch_cancel
 from .image_tasks import image_info
@@ -210,3 +211,9 @@ def _remove_volume(ctx, volume_id: int, runtime_name: str) -> None:
         ctx.report(contracts.CONTROL_VOLUME_EVENT, volume_id, {"error": exc.to_dict(), "users": users})
         return
     ctx.report(contracts.CONTROL_VOLUME_EVENT, volume_id, {"removed": True})
+
+
+@app.task(name=contracts.AGENT_EXEC)
+def exec_session(job: dict) -> None:
+    # The session gets a thread of its own (terminal.py), so an open terminal holds no task thread.
+    terminal.start(context(), job)
