@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,12 +151,18 @@ def stack(tmp_path_factory, runtime_config, store, redis_server):
     finally:
         for proc in reversed(list(procs.values())):
             _stop(proc)
-        manager = Containers(runtime_config, store)
-        for info in manager.list():
-            manager.remove(info.id, force=True)
+        # Playwright's sync API keeps an event loop running in this thread, and pyroute2 (which
+        # removes a team's bridge with its last container) runs one of its own: another thread.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(_remove_all, Containers(runtime_config, store)).result()
         for name in ("web", "control", "agent"):
             print(f"----- {name} log (last lines)")
             print("\n".join((logs / f"{name}.log").read_text(errors="replace").splitlines()[-15:]))
+
+
+def _remove_all(manager: Containers) -> None:
+    for info in manager.list():
+        manager.remove(info.id, force=True)
 
 
 @pytest.fixture(scope="module")
