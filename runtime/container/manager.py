@@ -53,6 +53,7 @@ class RunRequest:
     labels: tuple[tuple[str, str], ...] = ()
     restart: str = "no"  # a restart policy (restart.py), applied by the host agent
     volumes: tuple[VolumeMount, ...] = ()
+    log_size_max: int = 0  # bytes at which conmon truncates its log; 0: the host's (RuntimeConfig)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -64,6 +65,15 @@ class ContainerInfo:
     @property
     def id(self) -> str:
         return self.record.id
+
+
+MIN_LOG_SIZE = 64 * 1024  # below this conmon would truncate the log at almost every line
+
+
+def _log_size_max(req: RunRequest) -> int:
+    if req.log_size_max and req.log_size_max < MIN_LOG_SIZE:
+        raise InvalidSpec(f"a log size cap of {req.log_size_max} bytes is below the least, {MIN_LOG_SIZE} (64 KiB)")
+    return req.log_size_max
 
 
 def process_for(image: Image, command: tuple[str, ...], env: tuple[str, ...]) -> specs.ProcessSpec:
@@ -124,7 +134,8 @@ class Containers:
             cgroup_path=f"{self.config.cgroup_parent}/{req.id}", created=time.time(), labels=dict(req.labels),
             stop_signal=(image.config.get("config", {}).get("StopSignal") or "TERM").removeprefix("SIG"),
             runtime_config=self.config.to_json(), restart_policy=str(policy), started_at=time.time(),
-            volumes=[m.source for m in req.volumes if not m.is_host_path])
+            volumes=[m.source for m in req.volumes if not m.is_host_path],
+            log_size_max=_log_size_max(req))
         draft = specs.ContainerSpec(rootfs="/", hostname=record.hostname, process=process,
                                     cgroup_path=record.cgroup_path, memory_bytes=req.memory_bytes,
                                     pids_limit=req.pids_limit, cpus=req.cpus,
@@ -158,7 +169,7 @@ class Containers:
         full = specs.ContainerSpec(**{**draft.__dict__, "rootfs": str(rootfs.merged), "process": process,
                                       "netns_path": net.netns_path, "binds": binds})
         write_atomic(bundle / "config.json", json.dumps(specs.make_spec(full), indent=1))
-        monitor.launch(self.config, record.id, bundle, self.config.log_size_max, record.runs)
+        monitor.launch(self.config, record.id, bundle, record.log_size_max or self.config.log_size_max, record.runs)
 
     def _undo(self, record: ContainerRecord, bundle: Path) -> None:
         try:

@@ -75,6 +75,7 @@ class ContainerRecord:
     runs: int = 1               # starts so far: tells a late exit command of an earlier run apart
     started_at: float = 0.0
     volumes: list[str] = field(default_factory=list)  # names of the named volumes it mounts
+    log_size_max: int = 0  # its own log cap in bytes; 0: the host's
 
     def save(self, bundle: Path) -> None:
         write_atomic(bundle / "state.json", json.dumps(asdict(self), indent=1))

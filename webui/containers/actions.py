@@ -59,7 +59,7 @@ def _run_options(app: App, volumes: list[str]) -> dict:
         return None if mb_per_s is None else int(mb_per_s * 1024 * 1024)
 
     return contracts.run_options(str(app.team_id), app.pids_limit, app.cpuset_cpus, rate(app.network_in_mb),
-                                 rate(app.network_out_mb), volumes)
+                                 rate(app.network_out_mb), volumes, (app.log_size_max_mb or 0) * 1024 * 1024)
 
 
 def run_app(user, app: App) -> Container:

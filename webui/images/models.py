@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from webui.core.models import AppJob
@@ -23,6 +24,10 @@ class App(models.Model):
     network_out_mb = models.FloatField(null=True, blank=True, help_text="MB/s it may send; empty: no limit.")
     volumes = models.JSONField(default=list, blank=True,
                                help_text='Mounts like "data:/data", "data:/data:ro" or "/srv/site:/www" (admins).')
+    # Set by admins only (in the admin): a chatty app's log may need more room than the host's default.
+    log_size_max_mb = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="MB its containers' log files hold before conmon starts them again; empty: the host's.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     created = models.DateTimeField(auto_now_add=True)
 

@@ -142,7 +142,8 @@ def _run_options(job: dict) -> dict:
     return {"team": job.get("team", ""), "pids_limit": job.get("pids_limit") or DEFAULT_PIDS_LIMIT,
             "cpuset_cpus": job.get("cpuset_cpus", ""), "network_receive_bps": job.get("network_receive_bps"),
             "network_send_bps": job.get("network_send_bps"),
-            "volumes": tuple(volumes.parse(spec) for spec in job.get("volumes", ()))}
+            "volumes": tuple(volumes.parse(spec) for spec in job.get("volumes", ())),
+            "log_size_max": job.get("log_size_max") or 0}
 
 
 @app.task(name=contracts.AGENT_STOP)
