@@ -44,7 +44,7 @@ def parse_size(text: str) -> int:
 def _config(args) -> RuntimeConfig:
     return RuntimeConfig(state_dir=args.state_dir, run_dir=args.run_dir, bridge=args.bridge,
                          subnet=args.subnet, nft_table=args.nft_table, cgroup_parent=args.cgroup_parent,
-                         netns_prefix=args.netns_prefix, port_range=args.port_range)
+                         netns_prefix=args.netns_prefix, port_range=args.port_range, userns=args.userns)
 
 
 def cmd_bootstrap(args) -> int:
@@ -270,6 +270,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--netns-prefix", default=defaults.netns_prefix)
     p.add_argument("--port-range", type=_port_range, default=defaults.port_range, metavar="LOW-HIGH",
                    help="host ports containers may publish (default %(default)s)")
+    p.add_argument("--userns", choices=["auto", "off"], default=defaults.userns,
+                   help="a user namespace per container where the host allows it (default %(default)s)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("bootstrap", help="make a base image on this host")

@@ -35,12 +35,17 @@ class RuntimeConfig:
     # Host ports containers may publish, inclusive (the admin's BERTH_PORT_RANGE).
     port_range: tuple[int, int] = (1024, 65535)
     dns_servers: tuple[str, ...] = field(default=())
+    # "auto": each container in a user namespace of its own where the host allows it (the
+    # doctor probes it), its root mapped to host uid ``userns_range[0]`` and up; "off": none.
+    userns: str = "auto"
+    userns_range: tuple[int, int] = (1_000_000_000, 65536)  # first host uid (and gid), count
 
     def __post_init__(self):
         object.__setattr__(self, "state_dir", Path(self.state_dir))
         object.__setattr__(self, "run_dir", Path(self.run_dir))
         object.__setattr__(self, "dns_servers", tuple(self.dns_servers))
         object.__setattr__(self, "port_range", tuple(self.port_range))
+        object.__setattr__(self, "userns_range", tuple(self.userns_range))
         validate(self)
 
     @property
@@ -83,6 +88,7 @@ class RuntimeConfig:
         data["run_dir"] = str(self.run_dir)
         data["dns_servers"] = list(self.dns_servers)
         data["port_range"] = list(self.port_range)
+        data["userns_range"] = list(self.userns_range)
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -109,5 +115,12 @@ def validate(config: RuntimeConfig) -> None:
         raise InvalidSpec(f"port range {low}-{high} is not within 1-65535, low to high")
     if not config.cgroup_parent.startswith("/"):
         raise InvalidSpec(f"cgroup parent {config.cgroup_parent!r} must be an absolute cgroup path")
+    if config.userns not in ("auto", "off"):
+        raise InvalidSpec(f"user namespaces {config.userns!r} must be auto or off")
+    first, count = config.userns_range
+    # 65536 ids: what images expect (nobody is 65534); below them is host root's and users'.
+    if not (first >= 65536 and count >= 65536 and first + count <= 2 ** 32 - 1):
+        raise InvalidSpec(f"user namespace range {first}:{count} must start at 65536 or above, "
+                          "hold at least 65536 ids and end below 2^32-1")
     if len(config.netns_prefix) > 20 or "/" in config.netns_prefix:
         raise InvalidSpec(f"netns prefix {config.netns_prefix!r} is not a short plain name")

@@ -28,7 +28,7 @@ from .container.manager import Containers
 from .container.runc import Runc
 from .container.state import EXITED, LOST_FILE, RUNNING, ContainerRecord, read_status
 from .errors import BerthError
-from .linux import mounts
+from .linux import mounts, userns
 from .linux.files import locked, write_atomic
 from .network import ipam, links, netns, networks, nft, provider
 
@@ -76,6 +76,7 @@ def reconcile(config: RuntimeConfig, containers: Containers | None = None) -> Re
     _monitor_leftovers(monitors, accounts, report)
     _cgroup_leftovers(config, accounts, report)
     _mount_leftovers(config, accounts, report)
+    _userns_leftovers(config, accounts, report)
     with locked(config.state_dir / "network.lock"):  # setup holds it while it makes a network
         _network_leftovers(config, accounts, report)
     report.removed += provider.remove_unused_networks(config)
@@ -156,6 +157,8 @@ def _held(config: RuntimeConfig, record: ContainerRecord, bundle: Path) -> list[
     held = [(f"runc container {record.id}", (config.runc_root / record.id).exists)]
     for point in mounts.mount_points_under(bundle):
         held.append((f"mount {point}", lambda p=point: p in mounts.mount_points_under(p)))
+    ns = config.run_dir / "userns" / record.id
+    held.append((f"user namespace {ns}", ns.exists))
     if record.network.get("mode") == "bridge":
         ns, veth = links.NETNS_DIR / links.netns_name(config, record.id), links.host_veth_name(record.id)
         held += [(f"network namespace {ns.name}", ns.exists),
@@ -265,6 +268,14 @@ def _mount_leftovers(config: RuntimeConfig, accounts: _Accounts, report: Report)
             report.failed.append(f"mount {point}: {exc.message}")
 
 
+def _userns_leftovers(config: RuntimeConfig, accounts: _Accounts, report: Report) -> None:
+    folder = config.run_dir / "userns"
+    for name in sorted(os.listdir(folder)) if folder.exists() else []:
+        if not accounts.owns(name):
+            userns.remove(folder / name)
+            report.removed.append(f"user namespace {folder / name}")
+
+
 def _network_leftovers(config: RuntimeConfig, accounts: _Accounts, report: Report) -> None:
     owners = _addresses(config)  # address -> (network, owner)
     for host_ip, host, proto, target in nft.port_targets(config):
@@ -317,7 +328,8 @@ def _bundle_leftovers(config: RuntimeConfig, accounts: _Accounts, report: Report
     wrote one (left alone while young: another process may be writing it now)."""
     for name in sorted(accounts.judged):
         bundle = config.containers_dir / name
-        if bundle.is_dir() and not (bundle / "state.json").exists() and not _being_made(bundle):
+        if bundle.is_dir() and not (bundle / "state.json").exists() and not _being_made(bundle) \
+                and not mounts.mount_points_under(bundle):  # an unmount that failed: never rmtree into it
             shutil.rmtree(bundle)
             report.removed.append(f"bundle {bundle} (no record)")
 

@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -66,6 +67,12 @@ def runtime_config(tmp_path_factory) -> RuntimeConfig:
     if os.geteuid() != 0:
         pytest.skip("needs root: runc, overlay mounts, network namespaces and cgroups")
     base = tmp_path_factory.mktemp("berth")
+    # pytest makes its directories 0700; a container's root, mapped to an unprivileged host
+    # uid by its user namespace, must be able to reach its own root below them.
+    for path in (base, *base.parents):
+        if path == Path(tempfile.gettempdir()):
+            break
+        path.chmod(path.stat().st_mode | 0o011)
     config = RuntimeConfig(
         state_dir=base / "state", run_dir=base / "run", bridge=f"bt{RUN_ID}",
         subnet=f"10.198.{int(RUN_ID[:2], 16)}.0/24", nft_table=f"berth_test_{RUN_ID}",

@@ -48,6 +48,7 @@ def snapshot(config: RuntimeConfig) -> dict[str, set]:
 def _snapshot(config: RuntimeConfig) -> dict[str, set]:
     return {
         "mounts": {str(p) for p in mount_points_under(config.state_dir)},
+        "user namespaces": {str(p) for p in mount_points_under(config.run_dir)},
         "netns": _netns(config.netns_prefix),
         # The run's own veths are the ports of its own bridges; another Berth's are not counted.
         "veth (bridge ports)": {port for bridge in links.bridges_named(config.bridge)

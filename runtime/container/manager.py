@@ -15,6 +15,7 @@ from ..cgroups import limits, paths as cgroups
 from ..config import RuntimeConfig
 from ..errors import BerthError, InvalidSpec, InvalidState, NotFound
 from ..image.store import Image, ImageStore
+from ..linux import mounts, userns
 from ..linux.files import locked, write_atomic
 from ..network import links, provider, tc
 from ..network.ports import PortMapping
@@ -100,10 +101,20 @@ class Containers:
         self._records: dict[str, tuple[int, ContainerRecord]] = {}  # bundle -> (state.json mtime, record)
         self._statuses = StatusCache()
         self.volumes = Volumes(config)
+        self._userns_problem: str | None | bool = False  # False: not probed yet
         config.containers_dir.mkdir(parents=True, exist_ok=True)
 
     def bundle(self, cid: str) -> Path:
         return self.config.containers_dir / cid
+
+    def userns_problem(self) -> str | None:
+        """Why containers run without user namespaces here (None: they have them)."""
+        if self._userns_problem is False:
+            self._userns_problem = userns_problem(self.config)
+        return self._userns_problem
+
+    def _userns_file(self, cid: str) -> Path:
+        return self.config.run_dir / "userns" / cid
 
     # run
 
@@ -154,20 +165,24 @@ class Containers:
 
     def _create(self, record: ContainerRecord, image: Image, draft: specs.ContainerSpec,
                 req: RunRequest, bundle: Path) -> None:
-        rootfs = overlay.assemble(bundle / "rootfs", self.store.lower_dirs(image.layers))
+        ids = None if self.userns_problem() else self.config.userns_range
+        # The user namespace first: the container's network namespace is made inside it.
+        ns = userns.create(self._userns_file(record.id), *ids) if ids else None
+        rootfs = overlay.assemble(bundle / "rootfs", self.store.lower_dirs(image.layers), ns, ids[0] if ids else 0)
         uid, gid = etcfiles.resolve_user(rootfs.merged, image.config.get("config", {}).get("User", ""))
-        net = provider.setup(self.config, record.id, req.network, list(req.ports), req.team, _rates(req))
+        net = provider.setup(self.config, record.id, req.network, list(req.ports), req.team, _rates(req), ns)
         record.network = net.to_dict()
         record.save(bundle)
         binds = etcfiles.write_etc_files(bundle, record.hostname, net.ip, list(self.config.dns_servers))
-        binds += self.volumes.binds(req.volumes)
+        binds += self.volumes.binds(req.volumes, root_uid=ids[0] if ids else None)
         args = draft.process.args
         if req.init:
             binds += (specs.BindFile(self.config.init_binary, INIT_PATH, readonly=True),)
             args = (INIT_PATH, "--") + args
         process = specs.ProcessSpec(**{**draft.process.__dict__, "args": args, "uid": uid, "gid": gid})
         full = specs.ContainerSpec(**{**draft.__dict__, "rootfs": str(rootfs.merged), "process": process,
-                                      "netns_path": net.netns_path, "binds": binds})
+                                      "netns_path": net.netns_path, "binds": binds,
+                                      "userns_path": str(ns) if ns else None, "userns_range": ids})
         write_atomic(bundle / "config.json", json.dumps(specs.make_spec(full), indent=1))
         monitor.launch(self.config, record.id, bundle, record.log_size_max or self.config.log_size_max, record.runs)
 
@@ -207,6 +222,7 @@ class Containers:
         except NotFound:
             pass
         overlay.disassemble(overlay.Rootfs(bundle / "rootfs"), keep_upper=True)
+        userns.remove(self._userns_file(record.id))
         cgroups.remove(record.cgroup_path, self.cgroup_version)
         (bundle / "cleaned").touch()
 
@@ -341,6 +357,8 @@ class Containers:
             self.stop(info.id, timeout=0)
         with self._lock(info.id):
             self._cleanup_locked(bundle)
+            if mounts.mount_points_under(bundle):  # never rmtree into a mount: it may be a layer's files
+                raise InvalidState(f"cannot remove container {info.record.name}: its root is still mounted")
             shutil.rmtree(bundle)
         (self.config.run_dir / "locks" / info.id).unlink(missing_ok=True)
 
@@ -446,6 +464,19 @@ def _host_limits(req: RunRequest, cgroup_version: int) -> dict:
 
     return dict(cpuset_cpus=req.cpuset_cpus, memory_swap=req.memory_swap_bytes, blkio_weight=req.blkio_weight,
                 device_read_bps=devices(req.device_read_bps), device_write_bps=devices(req.device_write_bps))
+
+
+def userns_problem(config: RuntimeConfig, fresh: bool = False) -> str | None:
+    """Why this host's containers get no user namespace (None: they get one): turned off,
+    refused by the kernel (probed, see linux/userns.py), or a state directory the mapped
+    root could not reach (runc mounts the root and the bind mounts as that user)."""
+    if config.userns == "off":
+        return "turned off (userns = off)"
+    for path in [config.state_dir, *config.state_dir.parents]:
+        if path.exists() and not os.stat(path).st_mode & 0o001:
+            return (f"{path} is not searchable by others (chmod o+x {path}): "
+                    "a container's mapped root could not reach its root")
+    return userns.problem(config.run_dir, *config.userns_range, fresh=fresh)
 
 
 def _wait_for(path: Path, timeout: float) -> bool:

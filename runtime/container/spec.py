@@ -1,8 +1,8 @@
 """The OCI runtime spec (config.json) as a pure function of a small request.
 
 Defaults follow Docker's: its default capability set, masked and read-only
-kernel paths, no new privileges, a private namespace for everything but the
-user namespace, and memory and pids limits always set.
+kernel paths, no new privileges, a private namespace for everything, memory
+and pids limits always set; a user namespace where the host allows one.
 """
 from __future__ import annotations
 
@@ -75,6 +75,10 @@ class ContainerSpec:
     blkio_weight: int | None = None
     device_read_bps: tuple[DeviceRate, ...] = ()
     device_write_bps: tuple[DeviceRate, ...] = ()
+    # A user namespace to join (made with its network namespace inside it, so the container
+    # may mount sysfs), mapping the container's ids 0.. to the host's (first id, count).
+    userns_path: str | None = None
+    userns_range: tuple[int, int] | None = None
 
 
 def _check_limits(spec: ContainerSpec) -> None:
@@ -118,6 +122,8 @@ def validate(spec: ContainerSpec) -> None:
         raise InvalidSpec(f"cgroup path {spec.cgroup_path!r} must be absolute")
     _check_limits(spec)
     _check_process(spec.process)
+    if (spec.userns_path is None) != (spec.userns_range is None):
+        raise InvalidSpec("a user namespace needs both its path and its id range")
     for bind in spec.binds:
         if not bind.destination.startswith("/"):
             raise InvalidSpec(f"bind mount destination {bind.destination!r} must be absolute")
@@ -192,8 +198,20 @@ def _namespaces(spec: ContainerSpec) -> list[dict]:
     network = {"type": "network"}
     if spec.netns_path:
         network["path"] = spec.netns_path
-    return [{"type": "pid"}, network, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
-            {"type": "cgroup"}]
+    namespaces = [{"type": "pid"}, network, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
+                  {"type": "cgroup"}]
+    if spec.userns_path:
+        namespaces.append({"type": "user", "path": spec.userns_path})
+    return namespaces
+
+
+def _id_mappings(spec: ContainerSpec) -> dict:
+    """runc wants the mapping even for a namespace it joins: it checks the two agree."""
+    if spec.userns_range is None:
+        return {}
+    first, count = spec.userns_range
+    mapping = [{"containerID": 0, "hostID": first, "size": count}]
+    return {"uidMappings": mapping, "gidMappings": mapping}
 
 
 def make_spec(spec: ContainerSpec) -> dict:
@@ -219,6 +237,7 @@ def make_spec(spec: ContainerSpec) -> dict:
             "cgroupsPath": spec.cgroup_path,
             "resources": _resources(spec),
             "namespaces": _namespaces(spec),
+            **_id_mappings(spec),
             "seccomp": seccomp.default_profile(),
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),

@@ -6,6 +6,7 @@ bind mount of the host's own files; the web allows that to admins only).
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -84,8 +85,10 @@ class Volumes:
                                "remove them first")
         shutil.rmtree(path.parent)
 
-    def binds(self, mounts: tuple[VolumeMount, ...]) -> tuple[BindFile, ...]:
-        """The spec's bind mounts; named volumes are made on first use."""
+    def binds(self, mounts: tuple[VolumeMount, ...], root_uid: int | None = None) -> tuple[BindFile, ...]:
+        """The spec's bind mounts; named volumes are made on first use. ``root_uid``: the host uid
+        of the container's root (in a user namespace), given a named volume still host root's,
+        as Docker's userns-remap gives its volumes to the remapped root. Host paths keep their owners."""
         binds = []
         for mount in mounts:
             if mount.is_host_path:
@@ -94,5 +97,7 @@ class Volumes:
                 source = mount.source
             else:
                 source = str(self.create(mount.source))
+                if root_uid is not None and os.stat(source).st_uid == 0:
+                    os.chown(source, root_uid, root_uid)
             binds.append(BindFile(source, mount.destination, readonly=mount.readonly))
         return tuple(binds)

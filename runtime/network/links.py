@@ -153,15 +153,16 @@ def bridges_named(prefix: str) -> list[str]:
                 and link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "bridge"]
 
 
-def create_endpoint(config: RuntimeConfig, net: Network, cid: str) -> Endpoint:
-    """A fresh network namespace joined to the network's bridge by a veth pair, with an address."""
+def create_endpoint(config: RuntimeConfig, net: Network, cid: str, userns: Path | None = None) -> Endpoint:
+    """A fresh network namespace (owned by ``userns``, if given) joined to the network's bridge
+    by a veth pair, with an address."""
     name = netns_name(config, cid)
     host_if = host_veth_name(cid)
     ip = ipam.allocate(net, cid)
     gw = net.gateway
     try:
         _wait_gone(host_if)  # the veth of this container's previous run, freed with its namespace
-        netns.create(name)
+        netns.create(name, userns)
         # The peer is made inside the namespace, as eth0: the pair exists whole or not at all.
         _ip([], f"link add {host_if} type veth peer name eth0 netns {name}\n"
                 f"link set {host_if} master {net.bridge} up\n")

@@ -55,9 +55,14 @@ def _shared_netns_dir() -> None:
         _check(_libc.mount(b"", str(NETNS_DIR).encode(), b"none", MS_SHARED | MS_REC, None), f"share {NETNS_DIR}")
 
 
-def create(name: str) -> Path:
+def create(name: str, userns: Path | None = None) -> Path:
+    """A new named network namespace; with ``userns``, one owned by that user namespace
+    (its container's: only then may the container mount sysfs)."""
     path = NETNS_DIR / name
     _shared_netns_dir()
+    if userns is not None:
+        from ..linux import userns as user_namespaces
+        return user_namespaces.create_netns(path, userns)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0)
     os.close(fd)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from ..config import RuntimeConfig
 from ..errors import InvalidSpec, PortInUse
@@ -55,7 +56,8 @@ def _ensure_network(config: RuntimeConfig, net: Network) -> None:
 
 
 def setup(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], team: str = "",
-          rates: tc.Rates = tc.Rates()) -> NetworkInfo:
+          rates: tc.Rates = tc.Rates(), userns: Path | None = None) -> NetworkInfo:
+    """The container's network; its namespace owned by ``userns``, the container's, if given."""
     check_request(config, mode, ports, team, rates)
     if mode == "none":
         return NetworkInfo("none")
@@ -67,7 +69,7 @@ def setup(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], 
         net = networks.for_team(config, team)
         if team:  # the default network is ensure_host's
             _ensure_network(config, net)
-        endpoint = links.create_endpoint(config, net, cid)
+        endpoint = links.create_endpoint(config, net, cid, userns)
         tuples = [m.as_tuple() for m in ports]
         try:
             nft.add_ports(config, endpoint.ip, tuples)

@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..linux import mounts
+from ..linux import mounts, userns as userns_mounts
 
 
 @dataclass(frozen=True)
@@ -25,21 +25,49 @@ class Rootfs:
     def merged(self) -> Path:
         return self.base / "merged"
 
+    @property
+    def idmapped(self) -> Path:
+        """Where the layers are mounted again, idmapped, for a container in a user namespace."""
+        return self.base / "lower"
 
-def assemble(base: Path, lowers: list[Path]) -> Rootfs:
+
+def assemble(base: Path, lowers: list[Path], userns: Path | None = None, root_uid: int = 0) -> Rootfs:
+    """The overlay of ``lowers`` (top first) and a fresh upper dir. With ``userns`` the
+    layers are seen through idmapped mounts of themselves, and the upper dir belongs to the
+    namespace's root (host uid ``root_uid``), so the container's root owns its files."""
     rootfs = Rootfs(base)
     for d in (rootfs.upper, rootfs.work, rootfs.merged):
         d.mkdir(parents=True, exist_ok=True)
     # The root of the container is the upper dir's root; keep it like an image root.
     os.chmod(rootfs.upper, 0o755)
+    if userns is not None:
+        lowers = _idmapped_lowers(rootfs, lowers, userns)
+        for d in (rootfs.upper, rootfs.work):
+            os.chown(d, root_uid, root_uid)
     mounts.mount_overlay(lowers, rootfs.upper, rootfs.work, rootfs.merged)
     return rootfs
+
+
+def _idmapped_lowers(rootfs: Rootfs, lowers: list[Path], userns: Path) -> list[Path]:
+    mapped = []
+    for number, lower in enumerate(lowers):
+        target = rootfs.idmapped / str(number)
+        userns_mounts.idmapped_mount(lower, target, userns)
+        mapped.append(target)
+    return mapped
 
 
 def disassemble(rootfs: Rootfs, keep_upper: bool = False) -> None:
     """Unmount (idempotent) and remove the work dir, and the upper dir unless asked to keep it."""
     for point in mounts.mount_points_under(rootfs.merged):
         mounts.umount(point)
+    for point in mounts.mount_points_under(rootfs.idmapped):  # only once the overlay is gone
+        mounts.umount(point)
+    if rootfs.idmapped.exists():
+        # rmdir, never rmtree: a mount left there would be an image layer's own files.
+        for target in rootfs.idmapped.iterdir():
+            target.rmdir()
+        rootfs.idmapped.rmdir()
     shutil.rmtree(rootfs.work, ignore_errors=True)
     if not keep_upper:
         shutil.rmtree(rootfs.upper, ignore_errors=True)

@@ -64,6 +64,9 @@ def test_a_volume_in_use_is_not_removed(containers):
 def test_a_host_path_is_bind_mounted(containers, tmp_path):
     manager, _ = containers
     (tmp_path / "hello").write_text("from the host\n")
+    # In a user namespace the container's root is an unprivileged host uid (as under Docker's
+    # userns-remap): it reads a host path only where others may. pytest makes tmp_path 0700.
+    tmp_path.chmod(0o755)
     info = run(containers, command=("cat", "/mnt/hello"), volumes=(volumes.parse(f"{tmp_path}:/mnt:ro"),))
     assert output(manager, info.id) == "from the host"
 

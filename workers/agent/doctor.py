@@ -1,9 +1,11 @@
 """Start-up checks: the agent refuses work, with a reason, on a host that cannot run it."""
 from __future__ import annotations
 
+import logging
 import os
 
 from runtime.config import RuntimeConfig
+from runtime.container.manager import userns_problem
 from runtime.linux.probes import missing_tools
 
 
@@ -23,7 +25,17 @@ def problems(config: RuntimeConfig) -> list[str]:
     return found
 
 
+def userns_notice(config: RuntimeConfig) -> str:
+    """Whether containers get user namespaces here, probed afresh (the runtime keeps the outcome)."""
+    problem = userns_problem(config, fresh=True)
+    if problem:
+        return f"user namespaces: off, root in a container is root on the host: {problem}"
+    first, count = config.userns_range
+    return f"user namespaces: on, root in a container is host uid {first} (its ids {first}-{first + count - 1})"
+
+
 def check_or_exit(config: RuntimeConfig) -> None:
     found = problems(config)
     if found:
         raise SystemExit("berth agent cannot start:\n  - " + "\n  - ".join(found))
+    logging.getLogger("berth.agent").warning(userns_notice(config))

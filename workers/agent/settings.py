@@ -24,7 +24,16 @@ def runtime_config() -> RuntimeConfig:
         port_range=env_port_range("BERTH_PORT_RANGE", d.port_range),
         dns_servers=tuple(env_list("BERTH_DNS", [])),
         log_size_max=env_int("BERTH_LOG_SIZE_MAX", d.log_size_max),
+        userns=_userns(),
     )
+
+
+def _userns() -> str:
+    """BERTH_USERNS: ``auto`` (user namespaces where the host allows them) or ``off``."""
+    value = env_str("BERTH_USERNS", "auto")
+    if value not in ("auto", "off"):
+        raise SettingError(f"BERTH_USERNS must be auto or off, not {value!r}")
+    return value
 
 
 def registries() -> tuple[Registry, ...]:

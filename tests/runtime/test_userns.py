@@ -1,0 +1,109 @@
+"""User namespaces: root in the container, an unprivileged uid on the host; volumes and
+published ports still work; the spec, the probe's refusals and the switch."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import uuid
+
+import pytest
+
+from runtime.config import RuntimeConfig
+from runtime.container import spec as specs
+from runtime.container.manager import Containers, RunRequest, userns_problem
+from runtime.container.volumes import parse as volume
+from runtime.errors import InvalidSpec
+from runtime.network.ports import parse as port
+
+from .test_containers import _fetch
+
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def manager(no_leaks, runtime_config, store):
+    made: list[str] = []
+
+    def make(config=runtime_config) -> tuple[Containers, list[str]]:
+        return Containers(config, store), made
+
+    yield make
+    cleaner = Containers(runtime_config, store)
+    for cid in made:
+        if cleaner.exists(cid):
+            cleaner.remove(cid, force=True)
+
+
+def start(containers: tuple[Containers, list[str]], command: str, **kwargs):
+    manager, made = containers
+    req = RunRequest(image="busybox", memory_bytes=32 * MB, command=("sh", "-c", command), **kwargs)
+    made.append(req.id)
+    return manager.run(req)
+
+
+def host_uid_of_init(config: RuntimeConfig, cid: str) -> int:
+    pid = (config.containers_dir / cid / "init.pid").read_text()
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+
+
+def log_text(manager: Containers, cid: str, wanted: str) -> str:
+    deadline = time.monotonic() + 10
+    while wanted not in (text := "\n".join(line.text for line in manager.logs(cid))):
+        assert time.monotonic() < deadline, f"no {wanted!r} in the log: {text!r}"
+        time.sleep(0.02)
+    return text
+
+
+def test_root_in_the_container_is_an_unprivileged_uid_on_the_host(manager, runtime_config):
+    containers = manager()
+    assert containers[0].userns_problem() is None, "this host runs containers in user namespaces"
+    info = start(containers, "id -u; echo made > /made-by-root; echo written; sleep 600")
+    first = runtime_config.userns_range[0]
+    assert log_text(containers[0], info.id, "written").splitlines()[0] == "0"
+    assert host_uid_of_init(runtime_config, info.id) == first != 0
+    upper = runtime_config.containers_dir / info.id / "rootfs" / "upper"
+    assert os.stat(upper / "made-by-root").st_uid == first
+
+
+def test_with_userns_off_root_in_the_container_is_host_root(manager, runtime_config):
+    containers = manager(dataclasses.replace(runtime_config, userns="off"))
+    info = start(containers, "echo started; sleep 600")
+    log_text(containers[0], info.id, "started")
+    assert host_uid_of_init(runtime_config, info.id) == 0
+
+
+def test_a_named_volume_is_writable_and_a_published_port_answers(manager, runtime_config):
+    containers = manager()
+    name = f"uns-{uuid.uuid4().hex[:8]}"
+    info = start(containers, "echo kept > /data/page && httpd -f -p 80 -h /data",
+                 ports=(port("18297:80"),), volumes=(volume(f"{name}:/data"),))
+    try:
+        assert _fetch("http://127.0.0.1:18297/page").strip() == "kept"
+        data = containers[0].volumes.path(name)
+        assert os.stat(data / "page").st_uid == runtime_config.userns_range[0]
+    finally:
+        containers[0].remove(info.id, force=True)
+        containers[0].remove_volume(name)
+
+
+def test_the_spec_joins_the_user_namespace_with_its_mapping():
+    draft = specs.ContainerSpec(rootfs="/r", hostname="h", process=specs.ProcessSpec(args=("true",)),
+                                cgroup_path="/c", memory_bytes=64 * MB, pids_limit=10,
+                                userns_path="/run/berth/userns/c1", userns_range=(1_000_000_000, 65536))
+    made = specs.make_spec(draft)["linux"]
+    assert {"type": "user", "path": "/run/berth/userns/c1"} in made["namespaces"]
+    mapping = [{"containerID": 0, "hostID": 1_000_000_000, "size": 65536}]
+    assert made["uidMappings"] == made["gidMappings"] == mapping
+    with pytest.raises(InvalidSpec, match="both its path and its id range"):
+        specs.validate(dataclasses.replace(draft, userns_range=None))
+
+
+def test_the_probe_says_why_user_namespaces_are_off(tmp_path):
+    os.chmod(tmp_path, 0o700)
+    hidden = RuntimeConfig(state_dir=tmp_path / "state", run_dir=tmp_path / "run")
+    assert f"{tmp_path} is not searchable by others" in userns_problem(hidden)
+    assert userns_problem(dataclasses.replace(hidden, userns="off")) == "turned off (userns = off)"
+    with pytest.raises(InvalidSpec, match="must start at 65536"):
+        RuntimeConfig(userns_range=(0, 65536))
