@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework",
+    "drf_spectacular",
     "webui.core",
     "webui.accounts",
     "webui.hosts",
@@ -44,7 +46,18 @@ INSTALLED_APPS = [
     "webui.containers",
     "webui.history",
     "webui.volumes",
+    "webui.api",
 ]
+
+# The JSON API (webui/api/): a bearer token or the browser's session; its OpenAPI schema at /api/schema/.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["webui.api.auth.BearerTokenAuthentication",
+                                       "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Berth API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False,
+                        "DESCRIPTION": "Apps, builds, containers and hosts, as the pages show them."}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from webui.accounts import views as teams
 from webui.containers import views as containers
 from webui.history import views as history
 from webui.hosts import views as hosts
+from webui.api import tokens
 from webui.images import image_views, views as images
 from webui.metrics import views as metrics
 from webui.volumes import views as volumes
@@ -45,5 +46,8 @@ urlpatterns = [
     path("teams/<int:team_id>/images/prune/", image_views.images_prune, name="images_prune"),
     path("builds/<int:build_id>/image/remove/", image_views.image_remove, name="image_remove"),
     path("metrics", metrics.metrics, name="metrics"),
+    path("api/", include("webui.api.urls")),
+    path("account/tokens/", tokens.token_list, name="tokens"),
+    path("account/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("admin/", admin.site.urls),
 ]
