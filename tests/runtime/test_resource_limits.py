@@ -85,6 +85,7 @@ def test_blkio_weight_is_applied_where_the_host_offers_it_and_refused_with_the_r
 ])
 def test_bad_limits_are_refused_before_anything_starts(containers, runtime_config, kwargs, message):
     _, run = containers
+    before = set(runtime_config.containers_dir.iterdir())
     with pytest.raises(InvalidSpec, match=message):
         run(**kwargs)
-    assert not list(runtime_config.containers_dir.iterdir())
+    assert set(runtime_config.containers_dir.iterdir()) == before  # no bundle made
