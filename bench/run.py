@@ -15,6 +15,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -79,19 +80,21 @@ def idle_cost(count: int, start, stop, monitor: str) -> float:
     new = [pid for pid in monitors(monitor) if pid not in before]
     per_container = sum(pss(pid) for pid in new) / count
     for cid in ids:
-        stop(cid)
+        try:
+            stop(cid)
+        except subprocess.CalledProcessError as exc:  # a peer's removal failing must not lose the figures
+            print(f"  (removing {cid[:12]} failed: {exc.stderr.strip()})", file=sys.stderr)
     return per_container
 
 
-def idle_costs(count: int) -> dict[str, float]:
-    return {
-        "berth (conmon)": idle_cost(count, lambda: out(BERTH + ["run", "-d", "busybox", "sleep", "3600"]),
-                                    lambda c: out(BERTH + ["rm", "-f", c]), "conmon"),
-        "docker (containerd-shim)": idle_cost(count, lambda: out(["docker", "run", "-d", IMAGE, "sleep", "3600"]),
-                                              lambda c: out(["docker", "rm", "-f", c]), "containerd-shim-runc-v2"),
-        "podman (conmon)": idle_cost(count, lambda: out(PODMAN + ["run", "-d"] + PODMAN_RUN + [IMAGE, "sleep", "3600"]),
-                                     lambda c: out(PODMAN + ["rm", "-f", c]), "conmon"),
-    }
+def idle_costs(count: int):
+    """(name, bytes per container) of each, as soon as it is measured."""
+    yield "berth (conmon)", idle_cost(count, lambda: out(BERTH + ["run", "-d", "busybox", "sleep", "3600"]),
+                                      lambda c: out(BERTH + ["rm", "-f", c]), "conmon")
+    yield "docker (containerd-shim)", idle_cost(count, lambda: out(["docker", "run", "-d", IMAGE, "sleep", "3600"]),
+                                                lambda c: out(["docker", "rm", "-f", c]), "containerd-shim-runc-v2")
+    yield "podman (conmon)", idle_cost(count, lambda: out(PODMAN + ["run", "-d"] + PODMAN_RUN + [IMAGE, "sleep", "3600"]),
+                                       lambda c: out(PODMAN + ["rm", "-f", c]), "conmon")
 
 
 def main() -> None:
@@ -104,10 +107,10 @@ def main() -> None:
     docker = times["docker"]
     print(f"run --rm busybox true, median of {args.runs}:")
     for name, seconds in times.items():
-        print(f"  {name:24} {seconds * 1000:8.1f} ms   {seconds / docker:5.2f} x docker")
+        print(f"  {name:24} {seconds * 1000:8.1f} ms   {seconds / docker:5.2f} x docker", flush=True)
     print(f"host memory per idle container ({args.idle} sleeping), PSS of its monitor:")
-    for name, size in idle_costs(args.idle).items():
-        print(f"  {name:24} {size / 1024 / 1024:8.2f} MB")
+    for name, size in idle_costs(args.idle):
+        print(f"  {name:24} {size / 1024 / 1024:8.2f} MB", flush=True)
     remove_bench_network()
 
 

@@ -71,7 +71,7 @@ def reconcile(config: RuntimeConfig, containers: Containers | None = None) -> Re
     monitors = _monitors(config)
     accounts = _Accounts(config)
     for name in sorted(accounts.judged):
-        _judge(containers, Path(config.containers_dir / name), monitors, accounts, report)
+        _judge(containers, config.containers_dir / name, monitors, accounts, report)
     _runc_leftovers(config, accounts, report)
     _monitor_leftovers(monitors, accounts, report)
     _cgroup_leftovers(config, accounts, report)
@@ -139,6 +139,8 @@ def _judge(containers: Containers, bundle: Path, monitors: dict[str, int], accou
     if why:
         write_atomic(bundle / LOST_FILE, why)
         report.lost[bundle.name] = why
+    elif (bundle / "cleaned").exists():
+        return  # released when it exited
     _release(containers, bundle, report)
 
 
@@ -167,7 +169,7 @@ def _held(config: RuntimeConfig, record: ContainerRecord, bundle: Path) -> list[
         address = networks.by_bridge(config, record.network.get("bridge")).ipam_dir / str(ip)
         if address.exists():
             held.append((f"address {ip} of container {record.id}", address.exists))
-        published = nft.published_ports(config)
+        published = nft.published_ports(config) if record.network.get("ports") else set()
         for port in record.network.get("ports", ()):
             host, cport, proto, host_ip = tuple(port) + ("",) * (4 - len(port))  # older records: no address
             if (host_ip, host, proto) in published:
