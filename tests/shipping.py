@@ -18,8 +18,11 @@ def start(ctx: AgentContext, script: str, container_id: int, memory_mb: int = 64
 
 
 def shipped_everything(shipper: Shipper, cid: str) -> bool:
+    """The log shipped to its end, and nothing written since (a restarted container writes on)."""
     position = shipper.positions / cid
-    return position.exists() and position.read_text() == "done"
+    if not (position.exists() and position.read_text() == "done"):
+        return False
+    return shipper.done.get(cid, -1) == shipper.log_size(cid)
 
 
 def ship_until_done(ctx: AgentContext, cid: str, shipper: Shipper | None = None, timeout: float = 60) -> Shipper:

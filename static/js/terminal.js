@@ -43,5 +43,6 @@
       close = open(containerId, root);
       button.textContent = "Open a new terminal";
     });
+    button.dataset.ready = "yes";  // scripts load after the button shows: a click before this did nothing
   };
 })();

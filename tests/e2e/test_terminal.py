@@ -27,7 +27,7 @@ def test_a_member_types_in_the_terminal_and_sees_the_output(page, stack, tmp_pat
     container_url = page.url
     [(runtime_id,)] = stack.query("SELECT runtime_id FROM containers_container WHERE status = 'running'")
 
-    page.click("#terminal-open")
+    page.click("#terminal-open[data-ready=yes]")
     page.wait_for_selector("#terminal[data-state=open]")
     page.wait_for_selector("#terminal .xterm-rows >> text=/ #")  # the shell's prompt
     page.keyboard.type("echo e2e-$((6*7))\n")

@@ -191,7 +191,7 @@ class Shipper(Loop):
         self.positions = _agent_dir(ctx, "log-positions")
         self.readers: dict[str, LogReader] = {}
         self.saved: dict[str, int] = {}  # offset last written to each position file
-        self.done: set[str] = set()      # containers whose whole log is shipped
+        self.done: dict[str, int] = {}   # containers whose whole log is shipped -> its size then
         self.watched: dict[str, tuple[int, object]] = {}
         self.next_listing = 0.0
 
@@ -205,22 +205,35 @@ class Shipper(Loop):
             for gone in set(self.saved) - set(self.watched):
                 self.saved.pop(gone, None)
                 self.readers.pop(gone, None)
-            # A container started again (a restart) writes on in the same log: ship it again.
-            self.done -= {cid for cid, (_, info) in self.watched.items() if info.status.state == RUNNING}
-            self.done &= set(self.watched)
+            self._reopen_grown_logs()
         for container_id, info in self.watched.values():
             if info.id not in self.done:
                 self._ship(container_id, info)
+
+    def _reopen_grown_logs(self) -> None:
+        """A container started again (a restart, perhaps exited again since) writes on in the
+        same log: one whose size moved since it was all shipped is shipped again."""
+        for cid, size in list(self.done.items()):
+            if cid not in self.watched or self.log_size(cid) != size:
+                del self.done[cid]
+
+    def log_size(self, cid: str) -> int | None:
+        try:
+            return os.stat(self.ctx.containers.bundle(cid) / "ctr.log").st_size
+        except FileNotFoundError:
+            return None
 
     def _ship(self, container_id: int, info) -> None:
         position_file = self.positions / info.id
         reader = self.readers.get(info.id)
         finished = info.status.state in (EXITED, LOST)
         if reader is None:
-            if finished and position_file.exists() and position_file.read_text() == "done":
-                self.done.add(info.id)
+            offset = self._resume_offset(container_id, position_file)
+            if finished and offset == self.log_size(info.id) and position_file.exists() \
+                    and position_file.read_text() == "done":
+                self.done[info.id] = offset  # shipped by an earlier agent, and nothing written since
                 return
-            reader = self.readers[info.id] = LogReader(self._resume_offset(container_id, position_file))
+            reader = self.readers[info.id] = LogReader(offset)
         path = str(self.ctx.containers.bundle(info.id) / "ctr.log")
         try:
             size = os.stat(path).st_size
@@ -237,7 +250,7 @@ class Shipper(Loop):
             self._publish(container_id, lines, reader.offset)
         if finished and (size is None or reader.offset >= os.stat(path).st_size):
             position_file.write_text("done")
-            self.done.add(info.id)
+            self.done[info.id] = reader.offset if size is not None else None
             self.readers.pop(info.id, None)
         elif self.saved.get(info.id) != reader.offset:
             position_file.write_text(str(reader.offset))
