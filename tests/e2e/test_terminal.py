@@ -20,6 +20,9 @@ def exec_processes(runtime_id: str) -> list:
 
 
 def test_a_member_types_in_the_terminal_and_sees_the_output(page, stack, tmp_path):
+    console: list[str] = []  # what the page said, for the failure message
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: console.append(f"error: {error}"))
     log_in(page, stack, "alice")
     built_app(page, stack, tmp_path, "shell", SLEEPER, "")
     page.click("button:text-is('Run')")
@@ -27,7 +30,11 @@ def test_a_member_types_in_the_terminal_and_sees_the_output(page, stack, tmp_pat
     container_url = page.url
     [(runtime_id,)] = stack.query("SELECT runtime_id FROM containers_container WHERE status = 'running'")
 
-    page.click("#terminal-open[data-ready=yes]")
+    try:
+        page.wait_for_selector("#terminal-open[data-ready=yes]")
+    except Exception as exc:  # noqa: BLE001 - re-raised with what the page logged
+        raise AssertionError(f"the terminal's script never bound its button; the page said: {console}") from exc
+    page.click("#terminal-open")
     page.wait_for_selector("#terminal[data-state=open]")
     page.wait_for_selector("#terminal .xterm-rows >> text=/ #")  # the shell's prompt
     page.keyboard.type("echo e2e-$((6*7))\n")
