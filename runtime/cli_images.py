@@ -3,7 +3,7 @@
     python -m runtime pull --registry http://127.0.0.1:5000 team/app:1
     python -m runtime push hello 127.0.0.1:5000/team/hello:1
     python -m runtime save -o hello.tar [--format oci|docker] hello
-    python -m runtime load -i hello.tar [--format docker|oci] [-t name]
+    python -m runtime load -i hello.tar [--format auto|docker|oci] [-t name]
     python -m runtime inspect hello | tag hello hello:v1 | rmi [-f] hello | prune
 
 ``--registry URL`` (repeatable; ``http://`` for a registry without TLS,
@@ -114,7 +114,8 @@ def add_commands(sub, wrap) -> None:
     s.set_defaults(func=wrap(cmd_save))
     s = sub.add_parser("load", help="read an image from an archive")
     s.add_argument("-i", "--input", required=True)
-    s.add_argument("--format", choices=sorted(transfer.FORMATS), default="docker")
+    s.add_argument("--format", choices=["auto", *sorted(transfer.FORMATS)], default="auto",
+                   help="auto: told by what the archive holds")
     s.add_argument("-t", "--tag", help="the name to give it (a docker archive carries its own)")
     s.set_defaults(func=wrap(cmd_load))
     s = sub.add_parser("inspect", help="an image's config, layers, sizes and history, as JSON")

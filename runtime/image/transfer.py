@@ -20,7 +20,7 @@ from . import skopeo
 from .registry import Registry, candidates, for_name
 from .store import REF_ANNOTATION, Image, ImageStore, normalize_ref
 
-FORMATS = {"oci": "oci-archive", "docker": "docker-archive"}
+FORMATS = {"oci": "oci-archive", "docker": "docker-archive"}  # and "auto" for loading: told by the content
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -45,13 +45,36 @@ def export_archive(store: ImageStore, ref: str, path: Path, fmt: str = "oci") ->
     return image
 
 
-def import_archive(store: ImageStore, path: Path, fmt: str = "docker", name: str | None = None) -> Image:
-    """Load an archive made by ``docker save``, ``podman save`` or an OCI tool; it keeps
-    the name the archive carries unless ``name`` is given."""
+def import_archive(store: ImageStore, path: Path, fmt: str = "auto", name: str | None = None) -> Image:
+    """Load an archive made by ``docker save``, ``podman save`` or an OCI tool (``fmt`` "auto":
+    told apart by what it holds); it keeps the name the archive carries unless ``name`` is given."""
     if not Path(path).is_file():
         raise NotFound(f"archive {path} does not exist")
+    fmt = archive_format(Path(path)) if fmt == "auto" else fmt
     transport = _transport(fmt)
     return _bring_in(store, f"{transport}:{path}", str(path), name or archive_name(Path(path), fmt))
+
+
+def archive_format(path: Path) -> str:
+    """"docker" for a ``docker save`` archive (manifest.json), "oci" for an OCI one (oci-layout)."""
+    try:
+        with tarfile.open(path) as tar:
+            names = {name.lstrip("./") for name in tar.getnames()}
+    except (tarfile.TarError, OSError) as exc:
+        raise InvalidSpec(f"{path} is not a tar archive of an image: {exc}") from None
+    if "manifest.json" in names:
+        return "docker"
+    if "oci-layout" in names and "index.json" in names:
+        return "oci"
+    raise InvalidSpec(f"{path} is neither a docker save archive (no manifest.json) nor an OCI archive (no oci-layout)")
+
+
+def familiar(name: str) -> str:
+    """Docker's short form of a name: docker.io/library/app:1 is app:1, docker.io/team/app is team/app."""
+    for prefix in ("docker.io/library/", "docker.io/"):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
 
 
 def archive_name(path: Path, fmt: str) -> str | None:
@@ -65,10 +88,10 @@ def archive_name(path: Path, fmt: str) -> str | None:
         return None  # skopeo reads it next and says what is wrong with it
     if fmt == "docker":
         tags = data[0].get("RepoTags") if isinstance(data, list) and data and isinstance(data[0], dict) else None
-        return tags[0] if tags else None
+        return familiar(tags[0]) if tags else None
     manifests = data.get("manifests", []) if isinstance(data, dict) else []
     ref = manifests[0].get("annotations", {}).get(REF_ANNOTATION) if manifests else None
-    return ref if ref and (":" in ref or "/" in ref) else None
+    return familiar(ref) if ref and (":" in ref or "/" in ref) else None
 
 
 def pull(store: ImageStore, ref: str, registries: tuple[Registry, ...]) -> Image:

@@ -118,3 +118,29 @@ def test_a_layer_that_does_not_match_its_diff_id_is_refused(store, runtime_confi
     with pytest.raises((InvalidSpec, RegistryError), match="(?i)digest did not match|diff ID"):
         transfer.import_archive(store, tampered, "docker", "tampered:1")
     assert {image.id for image in store.images()} == before  # nothing half-imported
+
+
+@pytest.mark.parametrize("fmt", ["docker", "oci"])
+def test_a_saved_image_loads_back_under_its_own_short_name_whatever_the_format(fmt, store, runtime_config,
+                                                                               tmp_path):
+    image = _berth_image(store, runtime_config, tmp_path, f"roundtrip-{fmt}:1")
+    archive = tmp_path / "roundtrip.tar"
+    transfer.export_archive(store, image.name, archive, fmt)
+    assert transfer.archive_format(archive) == fmt
+    store.remove(image.name)
+    loaded = transfer.import_archive(store, archive)  # the format told by the archive itself
+    assert loaded.name == f"roundtrip-{fmt}:1" and loaded.id == image.id  # not docker.io/library/...
+    assert store.resolve(f"roundtrip-{fmt}:1").id == image.id
+
+
+def test_an_archive_that_is_no_image_is_named_as_such(store, tmp_path):
+    garbage = tmp_path / "garbage.tar"
+    garbage.write_bytes(b"this is not an archive at all")
+    with pytest.raises(InvalidSpec, match="is not a tar archive of an image"):
+        transfer.import_archive(store, garbage)
+    plain = tmp_path / "plain.tar"
+    with tarfile.open(plain, "w") as tar:
+        (tmp_path / "notes.txt").write_text("hello")
+        tar.add(tmp_path / "notes.txt", arcname="notes.txt")
+    with pytest.raises(InvalidSpec, match="neither a docker save archive .* nor an OCI archive"):
+        transfer.import_archive(store, plain)
