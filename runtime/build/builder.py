@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import json
 import posixpath
 import re
 import shutil
@@ -150,10 +151,22 @@ class Builder:
         self._check_cancelled()
         image_config = {"architecture": "amd64", "os": "linux", "created": _now(),
                         "config": state.config, "history": state.history}
-        image = self.store.write_image(image_config, state.layers, self.options.tag)
+        image = self._image(image_config, state)
         self.out(f"Successfully built {image.short_id}")
         if image.name:
             self.out(f"Successfully tagged {image.name}")
+        return image
+
+    def _image(self, image_config: dict, state: StageState) -> Image:
+        """The image, indexed; a build that made it before gives the same one (the same ID, as
+        Docker's cached rebuilds do) instead of a copy that differs only in its timestamps."""
+        key = self.cache.key(step="image", layers=state.layers, config=state.config,
+                             history=[{k: v for k, v in entry.items() if k != "created"} for entry in state.history])
+        earlier = None if self.options.no_cache else self.cache.get_image(key)
+        if earlier is not None:
+            return self.store.write_image(json.loads(earlier), state.layers, self.options.tag, config_bytes=earlier)
+        image = self.store.write_image(image_config, state.layers, self.options.tag)
+        self.cache.put_image(key, image.config_digest)
         return image
 
     def _check_cancelled(self) -> None:

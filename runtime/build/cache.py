@@ -43,6 +43,17 @@ class BuildCache:
     def put(self, key: str, layer: str) -> None:
         write_atomic(self.directory / key, json.dumps({"layer": layer}))
 
+    def get_image(self, key: str) -> bytes | None:
+        """The config of the image a build with ``key`` made, while the store still has it."""
+        try:
+            config = json.loads((self.directory / key).read_text())["config"]
+            return self.store.blob_path(config).read_bytes()
+        except (FileNotFoundError, ValueError, KeyError):
+            return None
+
+    def put_image(self, key: str, config_digest: str) -> None:
+        write_atomic(self.directory / key, json.dumps({"config": config_digest}))
+
 
 def sources_digest(sources: list[Path]) -> str:
     """Content and metadata of COPY sources (walking directories), not their mtimes."""

@@ -50,6 +50,7 @@ def test_a_rebuild_with_nothing_changed_runs_no_step_and_gives_the_same_layers(b
     assert ran(lines) == []
     assert lines.count(" ---> Using cache") == 4  # two RUN, two COPY
     assert again.layers == first.layers
+    assert again.id == first.id  # the same image, as Docker's cached rebuilds give, not a new copy
 
 
 def test_a_changed_copy_source_reruns_from_that_step_on(builder, context):
@@ -58,6 +59,7 @@ def test_a_changed_copy_source_reruns_from_that_step_on(builder, context):
     again, lines = builder(context)
     assert ran(lines) == ["second run step for plain"]  # the first RUN came from the cache
     assert again.layers[:-3] == first.layers[:-3] and again.layers[-3] != first.layers[-3]
+    assert again.id != first.id
 
 
 def test_a_touched_but_unchanged_source_still_hits_the_cache(builder, context):

@@ -78,3 +78,17 @@ def test_prune_removes_all_but_each_apps_current_image(owner, team, app, host, q
         response = client_of(owner).post(f"/teams/{team.id}/images/prune/", follow=True)
     assert "Removing 2 older image(s)" in response.content.decode()
     assert sorted(job[0] for job in queued(queue)) == [first.id, second.id]
+
+
+def test_a_cached_rebuild_of_the_same_image_is_one_row_and_removes_as_one(owner, team, app, host, queue,
+                                                                          django_capture_on_commit_callbacks):
+    first, again = built(app, host, "sha256:" + "7" * 64), built(app, host, "sha256:" + "7" * 64)
+    page = client_of(owner).get(f"/teams/{team.id}/images/").content.decode()
+    assert f"image-{again.id}" in page and f"image-{first.id}" not in page
+    refused = client_of(owner).post(f"/builds/{first.id}/image/remove/", follow=True).content.decode()
+    assert f"Build #{again.id} made the same image: remove it there." in refused
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_of(owner).post(f"/teams/{team.id}/images/prune/", follow=True)
+    assert "Removing 0 older image(s)" in response.content.decode()  # the only image is the current one
+    record_build_event(again.id, {"image_removed": True})
+    assert Build.objects.filter(app=app, image_removed=False).count() == 0

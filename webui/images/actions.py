@@ -61,6 +61,8 @@ def _record_image(build: Build, event: dict) -> None:
         build.image_history = info.get("history", [])
     if event.get("image_removed"):
         build.image_removed, build.image_error = True, ""
+        # Cached rebuilds that made the very same image lose it too.
+        Build.objects.filter(host=build.host, image_id=build.image_id).exclude(id=build.id).update(image_removed=True)
     if event.get("image_error"):
         build.image_error = message_for(event["image_error"])
 
@@ -83,10 +85,14 @@ def team_images(team):
     each app is the one its name points at."""
     builds = (Build.objects.filter(app__team=team, status=contracts.BUILD_SUCCEEDED, image_removed=False)
               .select_related("app", "host").order_by("-id"))
-    current = {}
+    current, seen, images = {}, set(), []
     for build in builds:
         current.setdefault(build.app_id, build.id)
-    return [(build, current[build.app_id] == build.id) for build in builds]
+        if (build.host_id, build.image_id) in seen:
+            continue  # a cached rebuild made the same image again: one row for it
+        seen.add((build.host_id, build.image_id))
+        images.append((build, current[build.app_id] == build.id))
+    return images
 
 
 def remove_build_image(user, build: Build) -> None:
@@ -95,6 +101,10 @@ def remove_build_image(user, build: Build) -> None:
         raise UserError("Viewers cannot remove images.")
     if build.status != contracts.BUILD_SUCCEEDED or build.image_removed or build.host is None:
         raise UserError(f"Build #{build.id} has no image to remove.")
+    later = Build.objects.filter(app=build.app, host=build.host, image_id=build.image_id, id__gt=build.id,
+                                 status=contracts.BUILD_SUCCEEDED, image_removed=False).order_by("-id").first()
+    if later is not None:
+        raise UserError(f"Build #{later.id} made the same image: remove it there.")
     Build.objects.filter(id=build.id).update(image_error="")
     image_id, name, host = build.image_id, build.image, build.host.name
     transaction.on_commit(lambda: client.queue_remove_image(host, build.id, image_id, name))
