@@ -269,7 +269,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cgroup-parent", default=defaults.cgroup_parent)
     p.add_argument("--netns-prefix", default=defaults.netns_prefix)
     p.add_argument("--port-range", type=_port_range, default=defaults.port_range, metavar="LOW-HIGH",
-                   help="host ports containers may publish (default %(default)s)")
+                   help="host ports containers may publish (default 1024-65535)")
     p.add_argument("--userns", choices=["auto", "off"], default=defaults.userns,
                    help="a user namespace per container where the host allows it (default %(default)s)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
