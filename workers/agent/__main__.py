@@ -36,11 +36,12 @@ def main() -> None:
     _raise_open_file_limit()
     ctx = context()
     check_or_exit(ctx.containers.config)
-    report_interrupted_builds(ctx)
     finish_interrupted_runs(ctx)  # before reconciling: it removes the containers of its runs itself
     report = reconcile(ctx.containers.config, ctx.containers)
     for line in report.lines():
         logging.getLogger("berth.agent").warning("reconciled: %s", line)
+    # After reconciling: a build is reported failed once what its dead steps held is gone.
+    report_interrupted_builds(ctx)
     report_lost(ctx, report)
     threads = config.OPERATION_THREADS + config.BUILD_SLOT_COUNT
     app.worker_main(["worker", "-Q", config.host_queue(ctx.host), "-P", "threads", "-c", str(threads),
