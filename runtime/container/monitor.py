@@ -35,6 +35,11 @@ def launch(config: RuntimeConfig, cid: str, bundle: Path, log_size_max: int, run
         "-l", f"k8s-file:{bundle / 'ctr.log'}", "--log-size-max", str(log_size_max),
         "--exit-dir", str(bundle), "-0", str(bundle), "--socket-dir-path", str(bundle / "sock"),
         "--full-attach", "--log-level", "error",
+        # No session keyring per container: with user namespaces every container's root is one
+        # unprivileged host uid, whose key quota (kernel.keys.maxkeys, 200) would stop the
+        # 200th container. The container cannot reach the inherited keyring: seccomp refuses
+        # add_key, request_key and keyctl.
+        "--no-new-keyring",
         "--runtime-arg", "--root", "--runtime-arg", str(config.runc_root),
         "--runtime-arg", "--log-format=json", "--runtime-arg", f"--log={bundle / 'runc.log'}",
         "--exit-command", sys.executable,

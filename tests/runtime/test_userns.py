@@ -107,3 +107,24 @@ def test_the_probe_says_why_user_namespaces_are_off(tmp_path):
     assert userns_problem(dataclasses.replace(hidden, userns="off")) == "turned off (userns = off)"
     with pytest.raises(InvalidSpec, match="must start at 65536"):
         RuntimeConfig(userns_range=(0, 65536))
+
+
+def _keys_of(uid: int) -> int:
+    """How many keys the kernel counts against ``uid`` (its quota is kernel.keys.maxkeys)."""
+    with open("/proc/key-users") as f:
+        for line in f:
+            owner, _, rest = line.partition(":")
+            if int(owner) == uid:
+                return int(rest.split()[2].split("/")[0])
+    return 0
+
+
+def test_containers_take_no_keys_from_the_mapped_uids_quota(manager, runtime_config):
+    """Every container's root is the same host uid; a session keyring each would stop the
+    200th container (non-root key quota 200), so none is made."""
+    containers = manager()
+    first = runtime_config.userns_range[0]
+    before = _keys_of(first)
+    infos = [start(containers, "sleep 600") for _ in range(3)]
+    assert all(host_uid_of_init(runtime_config, info.id) == first for info in infos)
+    assert _keys_of(first) <= before  # without --no-new-keyring: before + 3
