@@ -56,14 +56,6 @@ def cmd_load(args, config) -> int:
     return 0
 
 
-def _used_by(config) -> dict[str, list[str]]:
-    """Image ID -> the names of the containers (running or not) made from it."""
-    used: dict[str, list[str]] = {}
-    for info in Containers(config).list():
-        used.setdefault(info.record.image_id, []).append(info.record.name)
-    return used
-
-
 def cmd_inspect(args, config) -> int:
     store = ImageStore(config)
     image = store.resolve(args.image)
@@ -82,7 +74,7 @@ def cmd_tag(args, config) -> int:
 
 
 def cmd_rmi(args, config) -> int:
-    store, used = ImageStore(config), _used_by(config)
+    store, used = ImageStore(config), Containers(config).image_users()
     for ref in args.images:
         image = pruning.remove_image(store, ref, used, force=args.force)
         print(f"untagged {image.name}")
@@ -90,7 +82,7 @@ def cmd_rmi(args, config) -> int:
 
 
 def cmd_prune(args, config) -> int:
-    report = pruning.prune(ImageStore(config), set(_used_by(config)), grace_seconds=args.grace)
+    report = pruning.prune(ImageStore(config), set(Containers(config).image_users()), grace_seconds=args.grace)
     print(f"removed {len(report.images)} dangling image(s), {report.blobs} blob(s) and {report.layers} layer(s); "
           f"{report.bytes_freed} bytes freed")
     return 0

@@ -20,6 +20,7 @@ os.environ.setdefault("BERTH_TEST_REDIS_PORT", "6399")
 REDIS_PORT = int(os.environ["BERTH_TEST_REDIS_PORT"])
 
 from runtime.cgroups import paths as cgroups  # noqa: E402
+from runtime.container.manager import Containers  # noqa: E402
 from runtime.config import RuntimeConfig  # noqa: E402
 from runtime.image.bootstrap import bootstrap_busybox  # noqa: E402
 from runtime.image.store import ImageStore  # noqa: E402
@@ -103,6 +104,17 @@ def no_leaks(runtime_config):
             break
         time.sleep(0.1)
     assert not left, f"left behind: {left}"
+
+
+@pytest.fixture
+def containers(no_leaks, runtime_config, store):
+    """A container manager whose containers are removed after the test, which then checks for leaks."""
+    manager = Containers(runtime_config, store)
+    made = []
+    yield manager, made
+    for cid in made:
+        if manager.exists(cid):
+            manager.remove(cid, force=True)
 
 
 @pytest.fixture

@@ -158,31 +158,34 @@ class CgroupReader:
         with_limits = self._reads % _LIMITS_EVERY == 0
         self._reads += 1
         files: dict[str, str] = {} if with_limits else dict(self._limits)
-        offered = []
         for name, path, directory in self._files:
-            if not with_limits and name in LIMIT_FILES:
-                offered.append((name, path, directory))
-                continue
-            try:
-                fd = self._fds.get(path)
-                if fd is None:
-                    fd = self._fds[path] = os.open(path, os.O_RDONLY)
-                files[name] = os.pread(fd, 1 << 16, 0).decode("utf-8", "replace")
-            except FileNotFoundError:
-                if not os.path.isdir(directory):
-                    raise NotFound(f"cgroup directory vanished: {directory}") from None
-                if not self._first:
-                    raise NotFound(f"cgroup file vanished: {path}") from None
-                continue
-            except OSError as exc:
-                if exc.errno == errno.ENODEV:
-                    raise NotFound(f"cgroup removed while reading {path}") from None
-                raise
-            offered.append((name, path, directory))
-        self._files, self._first = offered, False
+            if with_limits or name not in LIMIT_FILES:
+                text = self._read_file(path, directory)
+                if text is not None:
+                    files[name] = text
+        if self._first:  # what the first read found missing is not offered here: not asked again
+            self._files = [entry for entry in self._files if entry[0] in files]
+            self._first = False
         if with_limits:
             self._limits = {name: text for name, text in files.items() if name in LIMIT_FILES}
         return self._parse(files)
+
+    def _read_file(self, path: str, directory: str) -> str | None:
+        try:
+            fd = self._fds.get(path)
+            if fd is None:
+                fd = self._fds[path] = os.open(path, os.O_RDONLY)
+            return os.pread(fd, 1 << 16, 0).decode("utf-8", "replace")
+        except FileNotFoundError:
+            if not os.path.isdir(directory):
+                raise NotFound(f"cgroup directory vanished: {directory}") from None
+            if not self._first:
+                raise NotFound(f"cgroup file vanished: {path}") from None
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:
+                raise NotFound(f"cgroup removed while reading {path}") from None
+            raise
 
 
 def read_stats(cgroup_path: str, version: int,

@@ -258,6 +258,13 @@ class Containers:
         self._statuses.keep_only(set(bundles))
         return sorted(infos, key=lambda i: i.record.created)
 
+    def image_users(self) -> dict[str, list[str]]:
+        """Image ID -> the names of the containers, running or not, made from it (rmi and prune ask)."""
+        users: dict[str, list[str]] = {}
+        for info in self.list():
+            users.setdefault(info.record.image_id, []).append(info.record.name)
+        return users
+
     def _cached_record(self, bundle: str) -> ContainerRecord | None:
         """The bundle's record, parsed again only when state.json changed: the agent
         lists every container several times a second."""

@@ -8,7 +8,6 @@ image keeps the ID it had in Docker or Podman.
 """
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 import tarfile
@@ -21,7 +20,6 @@ from .registry import Registry, candidates, for_name
 from .store import REF_ANNOTATION, Image, ImageStore, normalize_ref
 
 FORMATS = {"oci": "oci-archive", "docker": "docker-archive"}  # and "auto" for loading: told by the content
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _transport(fmt: str) -> str:
@@ -50,23 +48,51 @@ def import_archive(store: ImageStore, path: Path, fmt: str = "auto", name: str |
     told apart by what it holds); it keeps the name the archive carries unless ``name`` is given."""
     if not Path(path).is_file():
         raise NotFound(f"archive {path} does not exist")
-    fmt = archive_format(Path(path)) if fmt == "auto" else fmt
-    transport = _transport(fmt)
-    return _bring_in(store, f"{transport}:{path}", str(path), name or archive_name(Path(path), fmt))
+    if fmt == "auto":
+        fmt, found_name = read_archive(Path(path))
+    else:
+        _transport(fmt)  # a bad format is named before the archive is read
+        try:
+            found_format, found_name = read_archive(Path(path))
+        except InvalidSpec:  # skopeo reads it next and says what is wrong with it
+            found_format, found_name = None, None
+        found_name = found_name if found_format == fmt else None
+    return _bring_in(store, f"{_transport(fmt)}:{path}", str(path), name or found_name)
 
 
-def archive_format(path: Path) -> str:
-    """"docker" for a ``docker save`` archive (manifest.json), "oci" for an OCI one (oci-layout)."""
+def read_archive(path: Path) -> tuple[str, str | None]:
+    """In one pass: the archive's format ("docker": ``docker save``'s manifest.json; "oci":
+    an oci-layout) and the image name it carries (RepoTags, or an OCI ref.name that is a
+    whole name: OCI tools often store just a tag there), in Docker's short form."""
     try:
         with tarfile.open(path) as tar:
-            names = {name.lstrip("./") for name in tar.getnames()}
+            members = {member.name.lstrip("./"): member for member in tar.getmembers()}
+            if "manifest.json" in members:
+                return "docker", _repo_tag(_json_member(tar, members["manifest.json"]))
+            if "oci-layout" in members and "index.json" in members:
+                return "oci", _ref_name(_json_member(tar, members["index.json"]))
     except (tarfile.TarError, OSError) as exc:
         raise InvalidSpec(f"{path} is not a tar archive of an image: {exc}") from None
-    if "manifest.json" in names:
-        return "docker"
-    if "oci-layout" in names and "index.json" in names:
-        return "oci"
     raise InvalidSpec(f"{path} is neither a docker save archive (no manifest.json) nor an OCI archive (no oci-layout)")
+
+
+def _json_member(tar: tarfile.TarFile, member: tarfile.TarInfo):
+    try:
+        return json.load(tar.extractfile(member))
+    except (ValueError, TypeError, AttributeError):
+        return None  # skopeo reads it next and says what is wrong with it
+
+
+def _repo_tag(manifest) -> str | None:
+    first = manifest[0] if isinstance(manifest, list) and manifest and isinstance(manifest[0], dict) else {}
+    tags = first.get("RepoTags")
+    return familiar(tags[0]) if tags else None
+
+
+def _ref_name(index) -> str | None:
+    manifests = index.get("manifests", []) if isinstance(index, dict) else []
+    ref = manifests[0].get("annotations", {}).get(REF_ANNOTATION) if manifests else None
+    return familiar(ref) if ref and (":" in ref or "/" in ref) else None
 
 
 def familiar(name: str) -> str:
@@ -75,23 +101,6 @@ def familiar(name: str) -> str:
         if name.startswith(prefix):
             return name[len(prefix):]
     return name
-
-
-def archive_name(path: Path, fmt: str) -> str | None:
-    """The image name an archive carries: ``docker save``'s RepoTags, or an OCI index's
-    ref.name when it is a whole name (OCI tools often store just a tag there)."""
-    try:
-        with tarfile.open(path) as tar:
-            member = tar.extractfile("manifest.json" if fmt == "docker" else "index.json")
-            data = json.load(member) if member else None
-    except (tarfile.TarError, KeyError, OSError, ValueError):
-        return None  # skopeo reads it next and says what is wrong with it
-    if fmt == "docker":
-        tags = data[0].get("RepoTags") if isinstance(data, list) and data and isinstance(data[0], dict) else None
-        return familiar(tags[0]) if tags else None
-    manifests = data.get("manifests", []) if isinstance(data, dict) else []
-    ref = manifests[0].get("annotations", {}).get(REF_ANNOTATION) if manifests else None
-    return familiar(ref) if ref and (":" in ref or "/" in ref) else None
 
 
 def pull(store: ImageStore, ref: str, registries: tuple[Registry, ...]) -> Image:
@@ -145,14 +154,7 @@ def _adopt(store: ImageStore, directory: Path, label: str, name: str | None) -> 
 
 
 def _adopt_layer(store: ImageStore, blob: Path, diff_id: str, label: str) -> None:
-    with open(blob, "rb") as f:
-        compressed = f.read(2) == _GZIP_MAGIC
-    if compressed:  # skopeo decompresses; this is for a producer that mislabels its layers
-        plain = blob.with_suffix(".tar")
-        with gzip.open(blob, "rb") as src, open(plain, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        blob = plain
-    with open(blob, "rb") as f:
+    with open(blob, "rb") as f:  # skopeo decompressed it: its digest must be the diff ID
         actual = digests.of_file(f)
     if actual != diff_id:
         raise InvalidSpec(f"{label} does not match its diff ID: {actual} is not {diff_id}")

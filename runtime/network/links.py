@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import ipaddress
-import os
 import socket
 import struct
 import subprocess

@@ -3,19 +3,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
 from runtime.cgroups.stats import cpu_percent
-from runtime.container.manager import Containers, RunRequest
-
-
-@pytest.fixture
-def containers(no_leaks, runtime_config, store):
-    manager = Containers(runtime_config, store)
-    made = []
-    yield manager, made
-    for cid in made:
-        manager.remove(cid, force=True)
+from runtime.container.manager import RunRequest
 
 
 def test_a_busy_loop_under_half_a_cpu_gets_about_half_a_cpu(containers):

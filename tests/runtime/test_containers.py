@@ -8,22 +8,11 @@ import urllib.request
 
 import pytest
 
-from runtime.container.manager import Containers, RunRequest
+from runtime.container.manager import RunRequest
 from runtime.errors import InvalidSpec, InvalidState, NotFound, PortInUse
 from runtime.network.ports import parse as port
 
 MB = 1024 * 1024
-
-
-@pytest.fixture
-def containers(no_leaks, runtime_config, store):
-    """A container manager whose containers are removed after the test, which then checks for leaks."""
-    manager = Containers(runtime_config, store)
-    made = []
-    yield manager, made
-    for cid in made:
-        if manager.exists(cid):
-            manager.remove(cid, force=True)
 
 
 def run(containers, **kwargs):

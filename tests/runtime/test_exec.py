@@ -12,7 +12,7 @@ import pytest
 
 from runtime.errors import InvalidState
 
-from .test_containers import containers, run, wait_exit  # noqa: F401 (fixture)
+from .test_containers import run, wait_exit
 
 pytestmark = pytest.mark.root
 

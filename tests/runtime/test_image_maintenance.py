@@ -33,13 +33,6 @@ def _build(config, store, text, tag=None):
     return build(config, store, text, context, BuildOptions(tag=tag, memory_bytes=64 * MB), lambda _: None)
 
 
-def _used(manager) -> dict[str, list[str]]:
-    used: dict[str, list[str]] = {}
-    for info in manager.list():
-        used.setdefault(info.record.image_id, []).append(info.record.name)
-    return used
-
-
 def test_a_tag_names_the_same_image_and_a_bad_name_is_refused(own):
     _, store, _ = own
     image = store.tag("busybox", "tools/busybox:v1")
@@ -55,15 +48,15 @@ def test_an_image_in_use_is_kept_until_forced_and_its_files_until_its_container_
     image = _build(config, store, "FROM busybox\nRUN echo kept > /kept\n", tag="inuse:1")
     info = manager.run(RunRequest(image="inuse:1", memory_bytes=32 * MB, network="none", command=("true",)))
     with pytest.raises(InvalidState, match=f"image inuse:1 is used by container\\(s\\) {info.record.name}"):
-        pruning.remove_image(store, "inuse:1", _used(manager))
-    pruning.remove_image(store, "inuse:1", _used(manager), force=True)
+        pruning.remove_image(store, "inuse:1", manager.image_users())
+    pruning.remove_image(store, "inuse:1", manager.image_users(), force=True)
     with pytest.raises(NotFound):
         store.resolve("inuse:1")
 
-    pruning.prune(store, set(_used(manager)), grace_seconds=0)
+    pruning.prune(store, set(manager.image_users()), grace_seconds=0)
     assert all(store.layer_dir(layer).is_dir() for layer in image.layers)  # the container still needs them
     manager.remove(info.id, force=True)
-    report = pruning.prune(store, set(_used(manager)), grace_seconds=0)
+    report = pruning.prune(store, set(manager.image_users()), grace_seconds=0)
     assert not store.layer_dir(image.layers[-1]).exists() and report.layers == 1
     assert store.layer_dir(image.layers[0]).is_dir()  # busybox's layer: busybox still needs it
 

@@ -11,7 +11,7 @@ from runtime.container import restart, state
 from runtime.errors import InvalidSpec, InvalidState
 from runtime.network.ports import parse as port
 
-from .test_containers import containers, output, run, wait_exit, _fetch  # noqa: F401 (fixture)
+from .test_containers import _fetch, output, run, wait_exit
 
 pytestmark = pytest.mark.root
 

@@ -10,10 +10,9 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 
 from runtime.cgroups import paths as cgroups
-from runtime.container.manager import Containers, RunRequest
+from runtime.container.manager import RunRequest
 from runtime.container.state import LOST, RUNNING, read_status
 from runtime.linux import mounts
 from runtime.network import ipam, links, netns, networks, nft
@@ -22,16 +21,6 @@ from runtime.reconcile import reconcile
 
 MB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def containers(no_leaks, runtime_config, store):
-    manager = Containers(runtime_config, store)
-    made = []
-    yield manager, made
-    for cid in made:
-        if manager.exists(cid):
-            manager.remove(cid, force=True)
 
 
 def sleeper(containers, **kwargs):

@@ -9,7 +9,7 @@ import pytest
 from runtime.container import volumes
 from runtime.errors import InvalidSpec, InvalidState
 
-from .test_containers import containers, output, run  # noqa: F401 (fixture)
+from .test_containers import output, run
 
 pytestmark = pytest.mark.root
 

@@ -6,7 +6,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 
-from webui.accounts.models import Team
 from webui.containers.models import Container
 from webui.core.access import get_visible_or_404, teams_of
 from webui.hosts.models import Host

@@ -22,13 +22,6 @@ def image_info(store: ImageStore, image: Image) -> dict:
             "history": image.config.get("history", []), "created": image.config.get("created", "")}
 
 
-def _used_by(ctx) -> dict[str, list[str]]:
-    used: dict[str, list[str]] = {}
-    for info in ctx.containers.list():
-        used.setdefault(info.record.image_id, []).append(info.record.name)
-    return used
-
-
 def _untag_if_current(store: ImageStore, name: str, image_id: str, used: dict) -> None:
     try:
         current = store.resolve(name) if name else None
@@ -48,7 +41,7 @@ def remove_image(build_id: int, image_id: str, name: str) -> None:
 
 def _remove_image(ctx, build_id: int, image_id: str, name: str) -> None:
     try:
-        used = _used_by(ctx)
+        used = ctx.containers.image_users()
         _untag_if_current(ctx.store, name, image_id, used)
         report = pruning.prune(ctx.store, set(used))
         event = {"image_removed": True, "freed_bytes": report.bytes_freed}
