@@ -29,6 +29,10 @@ def test_a_member_types_in_the_terminal_and_sees_the_output(page, stack, tmp_pat
     page.wait_for_selector("#status >> text=running")
     container_url = page.url
     [(runtime_id,)] = stack.query("SELECT runtime_id FROM containers_container WHERE status = 'running'")
+    # The run made the team's bridge while the page loaded; chromium on this same host aborts
+    # requests in flight on such a change (net::ERR_NETWORK_CHANGED): load the page again, settled.
+    page.reload()
+    page.wait_for_selector("#status >> text=running")
 
     try:
         page.wait_for_selector("#terminal-open[data-ready=yes]")
