@@ -37,13 +37,17 @@ BUILD_TRANSITIONS = {
 
 # Container states, likewise. An exited or failed (lost) container runs again when it is
 # restarted, by hand or by its restart policy: the same container, as `docker restart`.
+# A lost container's host stopped sending heartbeats: nobody knows whether it still runs. It is
+# found again (running, exited or removed) when its host's agent reports back.
 C_PENDING, C_RUNNING, C_EXITED, C_FAILED, C_REMOVED = "pending", "running", "exited", "failed", "removed"
-CONTAINER_STATES = (C_PENDING, C_RUNNING, C_EXITED, C_FAILED, C_REMOVED)
+C_LOST = "lost"
+CONTAINER_STATES = (C_PENDING, C_RUNNING, C_EXITED, C_FAILED, C_LOST, C_REMOVED)
 CONTAINER_TRANSITIONS = {
-    C_PENDING: {C_RUNNING, C_FAILED, C_REMOVED},
-    C_RUNNING: {C_EXITED, C_FAILED, C_REMOVED},
-    C_EXITED: {C_RUNNING, C_REMOVED},
+    C_PENDING: {C_RUNNING, C_FAILED, C_LOST, C_REMOVED},
+    C_RUNNING: {C_EXITED, C_FAILED, C_LOST, C_REMOVED},
+    C_EXITED: {C_RUNNING, C_LOST, C_REMOVED},
     C_FAILED: {C_RUNNING, C_REMOVED},
+    C_LOST: {C_RUNNING, C_EXITED, C_FAILED, C_REMOVED},
     C_REMOVED: set(),
 }
 # What the web lets a user ask of a container in each state; the agent checks again.
@@ -51,7 +55,7 @@ CONTAINER_ACTIONS = {
     "stop": {C_RUNNING},
     "kill": {C_RUNNING},
     "restart": {C_RUNNING, C_EXITED, C_FAILED},
-    "remove": {C_PENDING, C_RUNNING, C_EXITED, C_FAILED},
+    "remove": {C_PENDING, C_RUNNING, C_EXITED, C_FAILED, C_LOST},
     "exec": {C_RUNNING},
 }
 # Restart policies as Docker spells them; the runtime parses them again (runtime/container/restart.py).

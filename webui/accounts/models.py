@@ -39,6 +39,22 @@ def default_max_cpus():
     return settings.BERTH_DEFAULT_MAX_CPUS
 
 
+def default_max_builds():
+    return settings.BERTH_DEFAULT_MAX_BUILDS
+
+
+def default_max_image_storage_mb():
+    return settings.BERTH_DEFAULT_MAX_IMAGE_STORAGE_MB
+
+
+def default_port_min():
+    return settings.BERTH_PORT_MIN
+
+
+def default_port_max():
+    return settings.BERTH_PORT_MAX
+
+
 class Quota(models.Model):
     team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="quota")
     max_containers = models.PositiveIntegerField(default=default_max_containers,
@@ -47,6 +63,12 @@ class Quota(models.Model):
                                                 help_text="Total memory limit of running containers, in MB.")
     max_cpus = models.FloatField(default=default_max_cpus,
                                  help_text="Total CPU limit of running containers.")
+    max_builds = models.PositiveIntegerField(default=default_max_builds,
+                                             help_text="Builds queued or running at once.")
+    max_image_storage_mb = models.PositiveIntegerField(default=default_max_image_storage_mb,
+                                                       help_text="Total size of the team's images on the hosts, in MB.")
+    port_min = models.PositiveIntegerField(default=default_port_min, help_text="Lowest host port it may publish.")
+    port_max = models.PositiveIntegerField(default=default_port_max, help_text="Highest host port it may publish.")
 
     def __str__(self):
         return f"quota of {self.team}"

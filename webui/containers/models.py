@@ -20,6 +20,11 @@ class Container(AppJob):
     status = models.CharField(max_length=20, choices=STATES, default=contracts.C_PENDING)
     ports = models.JSONField(default=list)
     volumes = models.JSONField(default=list, blank=True, help_text="The app's mounts it started with.")
+    env = models.JSONField(default=list, blank=True, help_text='Its environment, "KEY=value" each.')
+    pids_limit = models.PositiveIntegerField(null=True, blank=True)
+    network_mode = models.CharField(max_length=10, default="bridge")
+    replaces = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                 help_text="The lost container this one restarted elsewhere (restart always).")
     memory_mb = models.PositiveIntegerField()
     cpus = models.FloatField(null=True, blank=True)
     ip = models.CharField(max_length=45, blank=True)

@@ -25,6 +25,11 @@ class Host(models.Model):
     containers = models.PositiveIntegerField(default=0, help_text="Running containers, as the agent counts them.")
     agent_version = models.CharField(max_length=40, blank=True)
     cordoned = models.BooleanField(default=False, help_text="A cordoned host gets no new work.")
+    labels = models.JSONField(default=dict, blank=True, help_text='What apps can ask for, e.g. {"disk": "ssd"}.')
+    join_token = models.ForeignKey("JoinToken", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="hosts", help_text="The token it joined with.")
+    down_since = models.DateTimeField(null=True, blank=True,
+                                      help_text="When its heartbeats were found missing; empty while up.")
     first_seen = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(default=timezone.now)
 
@@ -36,3 +41,17 @@ class Host(models.Model):
     @property
     def is_up(self) -> bool:
         return timezone.now() - self.last_seen < timedelta(seconds=settings.BERTH_HOST_TIMEOUT_SECONDS)
+
+
+class JoinToken(models.Model):
+    """Lets a host agent join the fleet. Only a digest is kept: the token is shown once, when made."""
+
+    name = models.CharField(max_length=100, help_text="What it is for, e.g. 'rack 2 hosts'.")
+    key_digest = models.CharField(max_length=64, unique=True)
+    hint = models.CharField(max_length=16)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    created = models.DateTimeField(auto_now_add=True)
+    revoked = models.DateTimeField(null=True, blank=True, help_text="Hosts cannot join with it after this.")
+
+    def __str__(self):
+        return f"{self.name} ({self.hint}…)"

@@ -24,6 +24,11 @@ class App(models.Model):
     network_out_mb = models.FloatField(null=True, blank=True, help_text="MB/s it may send; empty: no limit.")
     volumes = models.JSONField(default=list, blank=True,
                                help_text='Mounts like "data:/data", "data:/data:ro" or "/srv/site:/www" (admins).')
+    env = models.JSONField(default=list, blank=True, help_text='Environment variables like "KEY=value".')
+    network_mode = models.CharField(max_length=10, default="bridge",
+                                    help_text="bridge (its team's network), none, or host (admins only).")
+    host_labels = models.JSONField(default=dict, blank=True,
+                                   help_text='Labels a host must carry to build or run it, e.g. {"disk": "ssd"}.')
     # Set by admins only (in the admin): a chatty app's log may need more room than the host's default.
     log_size_max_mb = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1)],
@@ -65,6 +70,10 @@ class Build(AppJob):
     build_args = models.JSONField(default=dict, blank=True, help_text="--build-arg values, by name.")
     target = models.CharField(max_length=100, blank=True, help_text="The stage to stop at (--target).")
     no_cache = models.BooleanField(default=False)
+    registry_ref = models.CharField(max_length=300, blank=True,
+                                    help_text="Where its host pushed the image for other hosts, by digest.")
+    dispatched = models.DateTimeField(null=True, blank=True,
+                                      help_text="When the fair queue handed it to a host; empty while it waits.")
     # The image as its host's store describes it (set when the build succeeds).
     image_size = models.BigIntegerField(null=True, blank=True)
     image_layers = models.JSONField(default=list, blank=True, help_text="[digest, size] per layer, bottom first.")
