@@ -83,13 +83,15 @@ def run_job(container_id: int, runtime_id: str, image: str, ports: list[str], me
 
 
 def run_options(team: str, pids_limit: int, cpuset_cpus: str, network_receive_bps: int | None,
-                network_send_bps: int | None, volumes: list[str] | None = None, log_size_max: int = 0) -> dict:
+                network_send_bps: int | None, volumes: list[str] | None = None, log_size_max: int = 0,
+                network: str = "bridge") -> dict:
     """A run job's team (its containers share a network no other team reaches) and its limits
     past memory and CPU; rates in bytes per second, None for no limit. ``volumes``: mounts as
-    the runtime takes them (``team7-data:/data:ro``, ``/host/path:/path``)."""
+    the runtime takes them (``team7-data:/data:ro``, ``/host/path:/path``). ``network``: the
+    runtime's network mode."""
     return {"team": team, "pids_limit": pids_limit, "cpuset_cpus": cpuset_cpus,
             "network_receive_bps": network_receive_bps, "network_send_bps": network_send_bps,
-            "volumes": list(volumes or []), "log_size_max": log_size_max}
+            "volumes": list(volumes or []), "log_size_max": log_size_max, "network": network}
 
 
 # An exec session ends after this long whatever happens, or once the web has said nothing (not

@@ -10,6 +10,7 @@ from django.utils import timezone
 from webui.core import live
 from webui.core.access import can_write
 from webui.core.errors import UserError, message_for
+from webui.hosts import placement
 from webui.images.models import App
 from webui.volumes.actions import mounts_for_run
 from workers import client, contracts
@@ -20,20 +21,21 @@ from .models import Container
 _HOLDING = (contracts.C_PENDING, contracts.C_RUNNING)
 
 
-def _check_quota(app: App) -> None:
+def _check_quota(app: App, container: Container) -> None:
+    """``container``: the one about to start, not saved yet, with the limits it runs with."""
     quota = app.team.quota
     holding = Container.objects.filter(app__team=app.team, status__in=_HOLDING)
     count = holding.count()
     if count + 1 > quota.max_containers:
         raise UserError(f"Quota exceeded: the team runs {count} of its {quota.max_containers} containers.")
     memory = holding.aggregate(total=Sum("memory_mb"))["total"] or 0
-    if memory + app.memory_mb > quota.max_memory_mb:
-        raise UserError(f"Quota exceeded: {app.memory_mb} MB more would bring the team to "
-                        f"{memory + app.memory_mb} MB of its {quota.max_memory_mb} MB memory quota "
+    if memory + container.memory_mb > quota.max_memory_mb:
+        raise UserError(f"Quota exceeded: {container.memory_mb} MB more would bring the team to "
+                        f"{memory + container.memory_mb} MB of its {quota.max_memory_mb} MB memory quota "
                         f"({memory} MB in use).")
-    cpus = sum(c.cpus or 0 for c in holding) + (app.cpus or 0)
+    cpus = sum(c.cpus or 0 for c in holding) + (container.cpus or 0)
     if cpus > quota.max_cpus:
-        raise UserError(f"Quota exceeded: {app.cpus} CPUs more would bring the team to {cpus:g} of its "
+        raise UserError(f"Quota exceeded: {container.cpus} CPUs more would bring the team to {cpus:g} of its "
                         f"{quota.max_cpus:g} CPUs.")
 
 
@@ -43,8 +45,8 @@ def _host_port(mapping: str) -> str:
     return f"{ports.split(':')[-2]}/{proto}"
 
 
-def _check_ports(app: App, host) -> None:
-    wanted = {_host_port(p) for p in app.ports}
+def _check_ports(ports: list[str], host) -> None:
+    wanted = {_host_port(p) for p in ports}
     for other in Container.objects.filter(host=host, status__in=_HOLDING):
         taken = {_host_port(p) for p in other.ports}
         clash = wanted & taken
@@ -54,33 +56,58 @@ def _check_ports(app: App, host) -> None:
             raise UserError(f"Host port {port} is already published by another container on {host.name}.")
 
 
-def _run_options(app: App, volumes: list[str]) -> dict:
+# What a run may set for itself (the API's and the CLI's Docker-style flags); the rest is the app's.
+RUN_SETTINGS = ("ports", "memory_mb", "cpus", "pids_limit", "env", "restart_policy")
+
+
+def run_job(container: Container, volumes: list[str]) -> dict:
+    """The agent's job for a container, from what the container records (and its app's limits
+    past those): a replacement started elsewhere gets the same job as the original did."""
+    app, build = container.app, container.build
+
     def rate(mb_per_s):
         return None if mb_per_s is None else int(mb_per_s * 1024 * 1024)
 
-    return contracts.run_options(str(app.team_id), app.pids_limit, app.cpuset_cpus, rate(app.network_in_mb),
-                                 rate(app.network_out_mb), volumes, (app.log_size_max_mb or 0) * 1024 * 1024)
+    pids = container.pids_limit or app.pids_limit
+    options = contracts.run_options(str(app.team_id), pids, app.cpuset_cpus, rate(app.network_in_mb),
+                                    rate(app.network_out_mb), volumes, (app.log_size_max_mb or 0) * 1024 * 1024,
+                                    container.network_mode)
+    image = build.image or build.image_id
+    if build.registry_ref and build.host_id != container.host_id:
+        image = build.registry_ref  # built elsewhere: the host pulls it from the shared registry
+    return contracts.run_job(container.id, container.runtime_id, image, container.ports,
+                             container.memory_mb * 1024 * 1024, container.cpus, container.env, container.name,
+                             restart=container.restart_policy, options=options)
 
 
-def run_app(user, app: App) -> Container:
+def run_app(user, app: App, overrides: dict | None = None) -> Container:
+    """Start a container of the app's newest good build; ``overrides``: RUN_SETTINGS values
+    this run uses instead of the app's (already checked, as the app form checks them)."""
     build = app.last_good_build()
     if build is None:
         raise UserError("The app has no successful build yet: build it first.")
+    settings = {name: getattr(app, name) for name in RUN_SETTINGS} | (overrides or {})
     with transaction.atomic():
         # Two runs at once must not both slip under the quota: lock the team's rows (on
         # SQLite the IMMEDIATE transaction already serialises writers).
         list(Container.objects.select_for_update().filter(app__team=app.team))
-        _check_quota(app)
-        _check_ports(app, build.host)
-        volumes = mounts_for_run(app, build.host)
-        container = Container.objects.create(app=app, build=build, host=build.host, ports=app.ports,
-                                             volumes=app.volumes, memory_mb=app.memory_mb, cpus=app.cpus,
-                                             created_by=user, restart_policy=app.restart_policy)
-        job = contracts.run_job(container.id, container.runtime_id, build.image or build.image_id, app.ports,
-                                app.memory_mb * 1024 * 1024, app.cpus, [], container.name,
-                                restart=app.restart_policy, options=_run_options(app, volumes))
-        transaction.on_commit(lambda: client.queue_run(build.host.name, job))
+        container = Container(app=app, build=build, volumes=app.volumes, network_mode=app.network_mode,
+                              created_by=user, **settings)
+        _check_quota(app, container)
+        container.host = _place(app, build, container)
+        _check_ports(container.ports, container.host)
+        volumes = mounts_for_run(app, container.host)
+        container.save()
+        job = run_job(container, volumes)
+        host = container.host.name
+        transaction.on_commit(lambda: client.queue_run(host, job))
     return container
+
+
+def _place(app: App, build, container: Container):
+    """A host with room for it; only the build's host when the image is in no shared registry."""
+    only = None if build.registry_ref else build.host
+    return placement.place(app.team, container.memory_mb, container.cpus, app.host_labels, only=only)
 
 
 # The signals the page offers; the agent accepts any the kernel knows.

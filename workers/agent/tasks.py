@@ -143,7 +143,7 @@ def _run_options(job: dict) -> dict:
             "cpuset_cpus": job.get("cpuset_cpus", ""), "network_receive_bps": job.get("network_receive_bps"),
             "network_send_bps": job.get("network_send_bps"),
             "volumes": tuple(volumes.parse(spec) for spec in job.get("volumes", ())),
-            "log_size_max": job.get("log_size_max") or 0}
+            "log_size_max": job.get("log_size_max") or 0, "network": job.get("network") or "bridge"}
 
 
 @app.task(name=contracts.AGENT_STOP)
