@@ -41,8 +41,10 @@ start() {
   "$PY" -m runtime images 2>/dev/null | grep -q '^busybox:latest' || "$PY" -m runtime bootstrap busybox
   local password; password=$(admin_password)
   "$PY" manage.py berth_seed --username admin --password "$password"
+  "$PY" manage.py berth_join_token --name "this machine's agent" --file "$VAR/join_token"
   launch web "$PY" -m uvicorn webui.asgi:application --host 127.0.0.1 --port "$PORT" --ws websockets
   launch control "$PY" -m workers.control
+  export BERTH_JOIN_TOKEN_FILE=${BERTH_JOIN_TOKEN_FILE:-$VAR/join_token}
   launch agent "$PY" -m workers.agent
   for _ in $(seq 100); do
     curl -fsS -o /dev/null "http://127.0.0.1:$PORT/login/" 2>/dev/null && break; sleep 0.2

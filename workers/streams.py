@@ -33,6 +33,14 @@ def build_context(build_id: int) -> str:
     return f"berth:build:{build_id}:context"
 
 
+# Why the control refused a host's heartbeat (no valid join token): the agent logs it.
+JOIN_REFUSAL_TTL = 60
+
+
+def join_refusal(host: str) -> str:
+    return f"berth:host:{host}:refused"
+
+
 TAIL_MAX = 100_000
 
 

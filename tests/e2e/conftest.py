@@ -136,6 +136,8 @@ def stack(tmp_path_factory, runtime_config, store, redis_server):
     _manage(env, "migrate", "--noinput")
     _manage(env, "collectstatic", "--noinput")
     _manage(env, "shell", "-c", SEED_USERS)
+    _manage(env, "berth_join_token", "--file", str(tmp / "join_token"))
+    env["BERTH_JOIN_TOKEN_FILE"] = str(tmp / "join_token")
     port = free_port()
     procs = {
         "web": _start_web(env, logs, port),

@@ -87,14 +87,27 @@ def run_app(user, app: App, overrides: dict | None = None) -> Container:
     if build is None:
         raise UserError("The app has no successful build yet: build it first.")
     settings = {name: getattr(app, name) for name in RUN_SETTINGS} | (overrides or {})
+    return _start(Container(app=app, build=build, volumes=app.volumes, network_mode=app.network_mode,
+                            created_by=user, **settings))
+
+
+def start_replacement(lost: Container) -> Container:
+    """The same container again on another host: its host is gone, its restart policy says always."""
+    twin = Container(app=lost.app, build=lost.build, volumes=lost.volumes, network_mode=lost.network_mode,
+                     created_by=lost.created_by, replaces=lost, **{name: getattr(lost, name) for name in RUN_SETTINGS})
+    return _start(twin, away_from=lost.host)
+
+
+def _start(container: Container, away_from=None) -> Container:
+    app = container.app
     with transaction.atomic():
         # Two runs at once must not both slip under the quota: lock the team's rows (on
         # SQLite the IMMEDIATE transaction already serialises writers).
         list(Container.objects.select_for_update().filter(app__team=app.team))
-        container = Container(app=app, build=build, volumes=app.volumes, network_mode=app.network_mode,
-                              created_by=user, **settings)
         _check_quota(app, container)
-        container.host = _place(app, build, container)
+        only = None if container.build.registry_ref else container.build.host
+        container.host = placement.place(app.team, container.memory_mb, container.cpus, app.host_labels,
+                                         only=only, exclude=away_from)
         _check_ports(container.ports, container.host)
         volumes = mounts_for_run(app, container.host)
         container.save()
@@ -102,12 +115,6 @@ def run_app(user, app: App, overrides: dict | None = None) -> Container:
         host = container.host.name
         transaction.on_commit(lambda: client.queue_run(host, job))
     return container
-
-
-def _place(app: App, build, container: Container):
-    """A host with room for it; only the build's host when the image is in no shared registry."""
-    only = None if build.registry_ref else build.host
-    return placement.place(app.team, container.memory_mb, container.cpus, app.host_labels, only=only)
 
 
 # The signals the page offers; the agent accepts any the kernel knows.

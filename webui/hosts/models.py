@@ -1,3 +1,5 @@
+import hashlib
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -8,7 +10,7 @@ from django.utils import timezone
 class HostQuerySet(models.QuerySet):
     def up(self):
         since = timezone.now() - timedelta(seconds=settings.BERTH_HOST_TIMEOUT_SECONDS)
-        return self.filter(last_seen__gte=since, cordoned=False)
+        return self.filter(last_seen__gte=since, cordoned=False, removed=None)
 
 
 class Host(models.Model):
@@ -30,6 +32,8 @@ class Host(models.Model):
                                    related_name="hosts", help_text="The token it joined with.")
     down_since = models.DateTimeField(null=True, blank=True,
                                       help_text="When its heartbeats were found missing; empty while up.")
+    removed = models.DateTimeField(null=True, blank=True,
+                                   help_text="Removed by an admin: gets no work and is not listed until it joins again.")
     first_seen = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField(default=timezone.now)
 
@@ -41,6 +45,10 @@ class Host(models.Model):
     @property
     def is_up(self) -> bool:
         return timezone.now() - self.last_seen < timedelta(seconds=settings.BERTH_HOST_TIMEOUT_SECONDS)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class JoinToken(models.Model):
@@ -55,3 +63,15 @@ class JoinToken(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.hint}…)"
+
+    @classmethod
+    def issue(cls, name: str, user=None) -> tuple["JoinToken", str]:
+        """A new token: the row, and the token to show once."""
+        token = "berthjoin_" + secrets.token_urlsafe(32)
+        return cls.objects.create(name=name, key_digest=token_digest(token), hint=token[:14], created_by=user), token
+
+    @classmethod
+    def valid(cls, token: str) -> "JoinToken | None":
+        if not token:
+            return None
+        return cls.objects.filter(key_digest=token_digest(token), revoked=None).first()

@@ -23,10 +23,20 @@ def matches(host: Host, wanted: dict) -> bool:
     return all(str(host.labels.get(key)) == str(value) for key, value in wanted.items())
 
 
-def candidates(team, memory_mb: int, cpus: float | None, labels: dict, only: Host | None = None) -> list[Host]:
+def _eligible(only: Host | None, exclude: Host | None):
+    hosts = Host.objects.up()
+    if only is not None:
+        hosts = hosts.filter(id=only.id)
+    if exclude is not None:
+        hosts = hosts.exclude(id=exclude.id)
+    return hosts
+
+
+def candidates(team, memory_mb: int, cpus: float | None, labels: dict, only: Host | None = None,
+               exclude: Host | None = None) -> list[Host]:
     """Hosts that can take a job of these limits, best first."""
     holding = Q(container_set__status__in=HOLDING)
-    hosts = (Host.objects.up().filter(**({"id": only.id} if only else {}))
+    hosts = (_eligible(only, exclude)
              .annotate(committed_mb=Sum("container_set__memory_mb", filter=holding, default=0),
                        held=Count("container_set", filter=holding),
                        team_held=Count("container_set", filter=holding & Q(container_set__app__team=team))))
@@ -37,17 +47,19 @@ def candidates(team, memory_mb: int, cpus: float | None, labels: dict, only: Hos
     return sorted(fitting, key=lambda h: (h.team_held, h.held, h.name))
 
 
-def place(team, memory_mb: int, cpus: float | None, labels: dict, only: Host | None = None) -> Host:
+def place(team, memory_mb: int, cpus: float | None, labels: dict, only: Host | None = None,
+          exclude: Host | None = None) -> Host:
     """The best host, or a UserError saying why none qualifies. ``only``: the one host that
-    has what the job needs (its image, without a shared registry)."""
-    found = candidates(team, memory_mb, cpus, labels, only)
+    has what the job needs (its image, without a shared registry); ``exclude``: a host the
+    job is moving away from."""
+    found = candidates(team, memory_mb, cpus, labels, only, exclude)
     if found:
         return found[0]
-    raise UserError(_why_none(memory_mb, cpus, labels, only))
+    raise UserError(_why_none(memory_mb, cpus, labels, only, exclude))
 
 
-def _why_none(memory_mb: int, cpus: float | None, labels: dict, only: Host | None) -> str:
-    up = list(Host.objects.up().filter(**({"id": only.id} if only else {})))
+def _why_none(memory_mb: int, cpus: float | None, labels: dict, only: Host | None, exclude: Host | None) -> str:
+    up = list(_eligible(only, exclude))
     where = f"host {only.name}" if only else "no host"
     if not up:
         if only:

@@ -23,14 +23,17 @@ from runtime.container.state import CREATED, EXITED, LOST, RUNNING
 from runtime.errors import BerthError
 
 from .. import contracts, streams
+from ..env import SettingError
 from . import figures
-from .history import Minutes
 from .context import CONTAINER_LABEL, AgentContext
+from .history import Minutes
 from .restarts import Restarts
+from .settings import join_token
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
-HEARTBEAT_SECONDS = 5.0
+# The control marks a host down after BERTH_HOST_TIMEOUT_SECONDS (10) without a beat.
+HEARTBEAT_SECONDS = 3.0
 SAMPLE_SECONDS = 1.0
 SHIP_SECONDS = 0.1
 LIST_SECONDS = 1.0
@@ -84,15 +87,30 @@ class Heartbeat(Loop):
 
     def tick(self) -> None:
         state_dir = self.ctx.containers.config.state_dir
-        running = sum(1 for _, i in _labelled(self.ctx) if i.status.state == RUNNING)
+        # Every container's state, so containers the control thought lost are found again.
+        states = {str(cid): contracts.C_RUNNING if i.status.state == RUNNING else contracts.C_EXITED
+                  for cid, i in _labelled(self.ctx)}
         memory, disk = psutil.virtual_memory(), shutil.disk_usage(state_dir)
         self.ctx.report(contracts.CONTROL_HEARTBEAT, {
             "name": self.ctx.host, "cpus": psutil.cpu_count() or 1, "time": time.time(),
             "memory_bytes": memory.total, "memory_used_bytes": memory.total - memory.available,
             "disk_free_bytes": disk.free, "disk_total_bytes": disk.total,
             "load": os.getloadavg()[0], "cpu_percent": psutil.cpu_percent(),
-            "containers": running, "version": VERSION,
+            "containers": sum(1 for state in states.values() if state == contracts.C_RUNNING),
+            "version": VERSION, "states": states, "join_token": self._join_token(),
         })
+        refused = self.ctx.redis.getdel(streams.join_refusal(self.ctx.host))
+        if refused:
+            log.error("the control refuses this host: %s", refused.decode(errors="replace"))
+
+    @staticmethod
+    def _join_token() -> str:
+        """Read at every beat: a token file written after the agent started still counts."""
+        try:
+            return join_token()
+        except SettingError as exc:
+            log.error("%s", exc)
+            return ""
 
 
 class Sampler(Loop):

@@ -47,3 +47,16 @@ def registries() -> tuple[Registry, ...]:
         return tuple(parse_registry(url) for url in urls)
     except InvalidSpec as exc:
         raise SettingError(f"BERTH_REGISTRIES: {exc.message}") from None
+
+
+def join_token() -> str:
+    """BERTH_JOIN_TOKEN, or the first line of the file BERTH_JOIN_TOKEN_FILE names: what lets
+    this host join the fleet (an admin makes one on the Hosts page)."""
+    token = env_str("BERTH_JOIN_TOKEN", "")
+    path = env_str("BERTH_JOIN_TOKEN_FILE", "")
+    if not token and path:
+        try:
+            token = Path(path).read_text().strip()
+        except OSError as exc:
+            raise SettingError(f"BERTH_JOIN_TOKEN_FILE {path}: {exc.strerror}") from None
+    return token

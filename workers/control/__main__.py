@@ -11,7 +11,9 @@ def main() -> None:
     django.setup()
     from ..celery_app import app
     from .. import config
-    from . import tasks  # noqa: F401  (registers the control tasks)
+    from . import tasks, watch  # noqa: F401  (registers the control tasks)
+
+    watch.start()
 
     app.worker_main(["worker", "-Q", config.CONTROL_QUEUE, "-P", "threads", "-c", "4",
                      "-n", "control@%h", "--without-gossip", "--without-mingle", "-l", "INFO"])
