@@ -137,8 +137,6 @@ for _old in ("BERTH_PORT_MIN", "BERTH_PORT_MAX"):
 BERTH_MAX_CONTEXT_BYTES = env_int("BERTH_MAX_CONTEXT_BYTES", 64 * 1024 * 1024)
 # Any request body above this is refused before it is read: a context, a Dockerfile and the form.
 BERTH_MAX_REQUEST_BYTES = BERTH_MAX_CONTEXT_BYTES + 2 * 1024 * 1024
-# A host is down when its last heartbeat is older than this.
-BERTH_HOST_TIMEOUT_SECONDS = env_int("BERTH_HOST_TIMEOUT_SECONDS", 10)
 # Days of one-a-minute history kept per container and host (the issue asks for at least one).
 BERTH_HISTORY_DAYS = env_int("BERTH_HISTORY_DAYS", 7)
 if BERTH_HISTORY_DAYS < 1:

@@ -33,6 +33,16 @@ def build_context(build_id: int) -> str:
     return f"berth:build:{build_id}:context"
 
 
+# Set by each agent at every heartbeat, expiring after HOST_ALIVE_SECONDS: while it exists the
+# host is alive. Redis, not the heartbeat task, because heartbeats wait in the control queue
+# behind other work, and a busy queue must not make a host look dead.
+HOST_ALIVE_SECONDS = 10
+
+
+def host_alive(host: str) -> str:
+    return f"berth:host:{host}:alive"
+
+
 # Why the control refused a host's heartbeat (no valid join token): the agent logs it.
 JOIN_REFUSAL_TTL = 60
 

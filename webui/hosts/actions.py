@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 
 import redis
 from django.conf import settings
@@ -23,10 +22,14 @@ from .models import Host, JoinToken
 log = logging.getLogger(__name__)
 
 
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
 def _refuse(name: str, reason: str) -> None:
     """The agent cannot be answered through Celery: it reads why from Redis and logs it."""
     log.warning("heartbeat of host %s refused: %s", name, reason)
-    redis.Redis.from_url(settings.REDIS_URL).set(streams.join_refusal(name), reason, ex=streams.JOIN_REFUSAL_TTL)
+    _redis().set(streams.join_refusal(name), reason, ex=streams.JOIN_REFUSAL_TTL)
 
 
 def record_heartbeat(info: dict) -> Host | None:
@@ -46,13 +49,16 @@ def record_heartbeat(info: dict) -> Host | None:
         "disk_free_bytes": info.get("disk_free_bytes", 0), "disk_total_bytes": info.get("disk_total_bytes", 0),
         "load": info.get("load", 0), "cpu_percent": info.get("cpu_percent", 0),
         "containers": info.get("containers", 0), "agent_version": info.get("version", ""),
-        "last_seen": timezone.now(), "down_since": None,
+        "last_seen": timezone.now(),
     }
+    if host is not None and host.down_since and _redis().exists(streams.host_alive(name)):
+        # Back. (A beat sent before the outage, that waited in the queue, finds no alive key.)
+        figures["down_since"] = None
     if token is not None:
         figures.update(join_token=token, removed=None)
     with transaction.atomic():
         host, _ = Host.objects.update_or_create(name=name, defaults=figures)
-        if "states" in info:
+        if "states" in info and host.down_since is None:
             fleet.found_again(host, info["states"])
     record_host_beat(host, info)
     live.notify("host", host.id, host_state(host))
@@ -61,15 +67,23 @@ def record_heartbeat(info: dict) -> Host | None:
 
 
 def mark_down_hosts() -> list[Host]:
-    """Hosts whose heartbeats stopped: marked down once, their containers lost (and those
-    that must always run started elsewhere). Called every second by the control worker."""
-    since = timezone.now() - timedelta(seconds=settings.BERTH_HOST_TIMEOUT_SECONDS)
+    """Hosts whose alive key expired (no heartbeat for streams.HOST_ALIVE_SECONDS): marked
+    down once, their containers lost (and those that must always run started elsewhere).
+    Called every second by the control worker."""
+    hosts = list(Host.objects.filter(down_since=None, removed=None))
+    if not hosts:
+        return []
+    client = _redis()
+    alive = client.pipeline(transaction=False)
+    for host in hosts:
+        alive.exists(streams.host_alive(host.name))
     down = []
-    for host in Host.objects.filter(last_seen__lt=since, down_since=None, removed=None):
+    for host, is_alive in zip(hosts, alive.execute()):
+        if is_alive:
+            continue
         with transaction.atomic():
-            if not Host.objects.filter(id=host.id, down_since=None, last_seen__lt=since).update(
-                    down_since=timezone.now()):
-                continue  # another control worker got there first, or a beat came in
+            if not Host.objects.filter(id=host.id, down_since=None).update(down_since=timezone.now()):
+                continue  # another control worker got there first
             reason = (f"Host {host.name} stopped sending heartbeats (the last at "
                       f"{timezone.localtime(host.last_seen):%H:%M:%S}): its containers are lost until it is back.")
             fleet.lose_containers(host, reason)

@@ -1,6 +1,5 @@
 import hashlib
 import secrets
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -9,8 +8,8 @@ from django.utils import timezone
 
 class HostQuerySet(models.QuerySet):
     def up(self):
-        since = timezone.now() - timedelta(seconds=settings.BERTH_HOST_TIMEOUT_SECONDS)
-        return self.filter(last_seen__gte=since, cordoned=False, removed=None)
+        """Hosts that take new work: up (the control's host watch marks them down), not cordoned."""
+        return self.filter(down_since=None, cordoned=False, removed=None)
 
 
 class Host(models.Model):
@@ -44,7 +43,7 @@ class Host(models.Model):
 
     @property
     def is_up(self) -> bool:
-        return timezone.now() - self.last_seen < timedelta(seconds=settings.BERTH_HOST_TIMEOUT_SECONDS)
+        return self.down_since is None and self.removed is None
 
 
 def token_digest(token: str) -> str:

@@ -65,6 +65,10 @@ def _record_image(build: Build, event: dict) -> None:
         Build.objects.filter(host=build.host, image_id=build.image_id).exclude(id=build.id).update(image_removed=True)
     if event.get("image_error"):
         build.image_error = message_for(event["image_error"])
+    if event.get("registry_ref"):
+        build.registry_ref = event["registry_ref"]
+    if event.get("registry_error"):  # the image is fine, but only its own host can run it
+        build.image_error = "Not shared with the other hosts: " + message_for(event["registry_error"])
 
 
 def cancel_build(user, build: Build) -> None:

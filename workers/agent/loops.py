@@ -32,7 +32,7 @@ from .settings import join_token
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
-# The control marks a host down after BERTH_HOST_TIMEOUT_SECONDS (10) without a beat.
+# The control marks a host down once its alive key (streams.HOST_ALIVE_SECONDS) expires.
 HEARTBEAT_SECONDS = 3.0
 SAMPLE_SECONDS = 1.0
 SHIP_SECONDS = 0.1
@@ -91,6 +91,7 @@ class Heartbeat(Loop):
         states = {str(cid): contracts.C_RUNNING if i.status.state == RUNNING else contracts.C_EXITED
                   for cid, i in _labelled(self.ctx)}
         memory, disk = psutil.virtual_memory(), shutil.disk_usage(state_dir)
+        self.ctx.redis.set(streams.host_alive(self.ctx.host), str(time.time()), ex=streams.HOST_ALIVE_SECONDS)
         self.ctx.report(contracts.CONTROL_HEARTBEAT, {
             "name": self.ctx.host, "cpus": psutil.cpu_count() or 1, "time": time.time(),
             "memory_bytes": memory.total, "memory_used_bytes": memory.total - memory.available,

@@ -44,9 +44,23 @@ def registries() -> tuple[Registry, ...]:
     if path:
         urls += [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
     try:
-        return tuple(parse_registry(url) for url in urls)
+        found = tuple(parse_registry(url) for url in urls)
     except InvalidSpec as exc:
         raise SettingError(f"BERTH_REGISTRIES: {exc.message}") from None
+    shared = shared_registry()
+    return found + ((shared,) if shared and shared not in found else ())
+
+
+def shared_registry() -> Registry | None:
+    """BERTH_SHARED_REGISTRY: the registry every host of the fleet reaches (e.g.
+    ``http://10.0.0.1:5000``). A host pushes what it builds there, so any host can run it."""
+    url = env_str("BERTH_SHARED_REGISTRY", "")
+    if not url:
+        return None
+    try:
+        return parse_registry(url)
+    except InvalidSpec as exc:
+        raise SettingError(f"BERTH_SHARED_REGISTRY: {exc.message}") from None
 
 
 def join_token() -> str:

@@ -19,7 +19,7 @@ from .. import contracts, streams
 from ..config import BUILD_SLOT_COUNT
 from ..celery_app import app
 from .context import CONTAINER_LABEL, context
-from . import terminal
+from . import sharing, terminal
 from .recovery import abandoned, in_progress, run_in_progress
 from .cancelling import watch_cancel
 from .image_tasks import image_info
@@ -90,7 +90,8 @@ def _build(ctx, job: dict) -> None:
                                    target=job.get("target") or None, registries=registries(), cancel=cancel)
             image = build_image(ctx.containers.config, ctx.store, job["dockerfile"], workdir, options, output)
         event = {"status": contracts.BUILD_SUCCEEDED, "image": image.name, "image_id": image.id,
-                 "image_info": image_info(ctx.store, image)}
+                 "image_info": image_info(ctx.store, image),
+                 **sharing.share(ctx, image, job["tag"], build_id, output)}
     except Exception as exc:  # any failure must reach the user as a failed build
         error = _error_of(exc)
         output(f"ERROR: {error['message']}")
@@ -123,6 +124,7 @@ def run(job: dict) -> None:
 def _run(ctx, job: dict) -> None:
     cid = job["container_id"]
     try:
+        sharing.ensure_local(ctx, job["image"])  # built on another host
         req = RunRequest(
             id=job["runtime_id"], image=job["image"], memory_bytes=job["memory_bytes"], cpus=job.get("cpus"),
             ports=tuple(portmaps.parse(p) for p in job["ports"]), env=tuple(job.get("env", [])),
