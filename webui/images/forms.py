@@ -8,17 +8,11 @@ from django.core.validators import RegexValidator
 
 from webui.core.access import writable_teams_of
 from webui.volumes import mounts
-from workers import contracts
 
 from . import uploads
+from .run_settings import CPUSET, LabelsField, LinesField, RunSettingsForm, parse_host_labels
 
-_PORT = re.compile(r"^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d{1,5}):(\d{1,5})(/(tcp|udp))?$")
 # Image names are lowercase in Docker's reference grammar.
-RESTART_POLICY = RegexValidator(contracts.RESTART_POLICY_PATTERN,
-                                "Use no, on-failure, on-failure:N (at most N restarts), always or unless-stopped.")
-DEFAULT_PIDS = 1024
-# The host checks again that each CPU is one of its own.
-CPUSET = RegexValidator(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", "Use CPU numbers and ranges like 0, 0-1 or 0,2.")
 APP_NAME = RegexValidator(r"^[a-z0-9][a-z0-9_.-]*$", "Use lowercase letters, digits, and . _ - "
                           "(starting with a letter or a digit), as in image names.")
 
@@ -56,62 +50,35 @@ class BuildOptionsForm(forms.Form):
         return parse_build_args(self.cleaned_data.get("build_args", ""))
 
 
-def parse_ports(text: str) -> list[str]:
-    """``"18080:80, 127.0.0.1:5353:53/udp"`` to ``["18080:80/tcp", "127.0.0.1:5353:53/udp"]``, checked."""
-    mappings, seen = [], set()
-    text = re.sub(r"\s*([:/])\s*", r"\1", text or "")  # "8080 : 80" means 8080:80
-    for item in [p.strip() for p in re.split(r"[,\s]+", text) if p.strip()]:
-        m = _PORT.match(item)
-        if not m:
-            raise forms.ValidationError(f"“{item}” is not a port mapping like 8080:80, 5353:53/udp "
-                                        "or 127.0.0.1:8080:80.")
-        address, host, container, proto = m.group(1) or "", int(m.group(2)), int(m.group(3)), m.group(5) or "tcp"
-        _check_address(item, address)
-        if not settings.BERTH_PORT_MIN <= host <= settings.BERTH_PORT_MAX:
-            raise forms.ValidationError(f"Host port {host} is outside the allowed range "
-                                        f"{settings.BERTH_PORT_MIN}-{settings.BERTH_PORT_MAX}.")
-        if not 1 <= container <= 65535:
-            raise forms.ValidationError(f"Container port {container} is outside 1-65535.")
-        if (host, proto) in seen:  # on two addresses too: the host's published ports are keyed by port
-            raise forms.ValidationError(f"Host port {host}/{proto} is mapped twice.")
-        seen.add((host, proto))
-        mappings.append(f"{address + ':' if address else ''}{host}:{container}/{proto}")
-    return mappings
+class _AppSettingsFields(RunSettingsForm):
+    """Every setting of how an app runs: what a run may set for itself, and the rest."""
 
-
-def _check_address(item: str, address: str) -> None:
-    if address and any(int(part) > 255 for part in address.split(".")):
-        raise forms.ValidationError(f"“{address}” in “{item}” is not an IPv4 address.")
-
-
-class AppForm(forms.Form):
-    name = forms.CharField(max_length=60, validators=[APP_NAME],
-                           help_text="Lowercase letters, digits, and . _ - (it names the image).")
-    team = forms.ModelChoiceField(queryset=None, empty_label=None)
-    dockerfile = forms.FileField(label="Dockerfile", allow_empty_file=True)  # our own message says why
-    context = forms.FileField(required=False, label="Build context",
-                              help_text="Optional .tar, .tar.gz or .zip with the files COPY needs.")
-    ports = forms.CharField(required=False, label="Port mappings",
-                            help_text="host:container, comma-separated, e.g. 18080:80")
-    memory_mb = forms.IntegerField(label="Memory limit (MB)", min_value=6, initial=256)
-    cpus = forms.FloatField(label="CPU limit", min_value=0.01, max_value=64, initial=1.0,
-                            help_text="In CPUs, e.g. 0.5. It counts against the team's CPU quota.")
-    restart_policy = forms.CharField(label="Restart policy", max_length=24, initial="no", required=False,
-                                     empty_value="no", validators=[RESTART_POLICY],
-                                     help_text="no, on-failure[:N], always or unless-stopped, as in Docker.")
-
-    pids_limit = forms.IntegerField(label="Process limit", min_value=1, max_value=1_000_000, initial=DEFAULT_PIDS,
-                                    required=False, help_text="Processes and threads at once; a fork bomb stops "
-                                                              f"here. Empty: {DEFAULT_PIDS}.")
     cpuset_cpus = forms.CharField(label="CPUs to run on", max_length=64, required=False, validators=[CPUSET],
                                   help_text="e.g. 0-1 or 0,2 (as docker's --cpuset-cpus); empty: any CPU.")
     network_in_mb = forms.FloatField(label="Download limit (MB/s)", required=False, min_value=0.01, max_value=4000,
                                      help_text="What the container may receive per second; empty: no limit.")
     network_out_mb = forms.FloatField(label="Upload limit (MB/s)", required=False, min_value=0.01, max_value=4000,
                                       help_text="What the container may send per second; empty: no limit.")
-    volumes = forms.CharField(required=False, label="Volumes", widget=forms.Textarea(attrs={"rows": 3}),
-                              help_text="One NAME:/PATH a line (NAME:/PATH:ro for read-only), NAME one of the "
-                                        "team's volumes; admins may mount a host path, /HOST/PATH:/PATH.")
+    volumes = LinesField(mounts.parse, label="Volumes",
+                         help_text="One NAME:/PATH a line (NAME:/PATH:ro for read-only), NAME one of the "
+                                   "team's volumes; admins may mount a host path, /HOST/PATH:/PATH.")
+    host_labels = LabelsField(parse_host_labels, label="Host labels",
+                              help_text="One key=value a line: it runs only on hosts with these labels, "
+                                        "e.g. disk=ssd.")
+
+    field_order = ["ports", "memory_mb", "cpus", "restart_policy", "pids_limit", "cpuset_cpus", "network_in_mb",
+                   "network_out_mb", "volumes", "env"]
+
+
+class AppForm(_AppSettingsFields):
+    name = forms.CharField(max_length=60, validators=[APP_NAME],
+                           help_text="Lowercase letters, digits, and . _ - (it names the image).")
+    team = forms.ModelChoiceField(queryset=None, empty_label=None)
+    dockerfile = forms.FileField(label="Dockerfile", allow_empty_file=True)  # our own message says why
+    context = forms.FileField(required=False, label="Build context",
+                              help_text="Optional .tar, .tar.gz or .zip with the files COPY needs.")
+
+    field_order = ["name", "team", "dockerfile", "context", *_AppSettingsFields.field_order]
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -128,15 +95,6 @@ class AppForm(forms.Form):
             upload.seek(0)
         return upload
 
-    def clean_ports(self) -> list[str]:
-        return parse_ports(self.cleaned_data.get("ports", ""))
-
-    def clean_pids_limit(self) -> int:
-        return self.cleaned_data.get("pids_limit") or DEFAULT_PIDS
-
-    def clean_volumes(self) -> list[mounts.Mount]:
-        return mounts.parse(self.cleaned_data.get("volumes", ""))
-
     def clean(self):
         data = super().clean()
         team = data.get("team")
@@ -147,28 +105,18 @@ class AppForm(forms.Form):
         return data
 
 
-class AppSettingsForm(forms.Form):
+class AppSettingsForm(_AppSettingsFields):
     """What can change on an app without a new upload: how it runs."""
-
-    ports = AppForm.base_fields["ports"]
-    memory_mb = AppForm.base_fields["memory_mb"]
-    cpus = AppForm.base_fields["cpus"]
-    restart_policy = AppForm.base_fields["restart_policy"]
-    pids_limit = AppForm.base_fields["pids_limit"]
-    cpuset_cpus = AppForm.base_fields["cpuset_cpus"]
-    network_in_mb = AppForm.base_fields["network_in_mb"]
-    network_out_mb = AppForm.base_fields["network_out_mb"]
-    volumes = AppForm.base_fields["volumes"]
 
     def __init__(self, *args, team, user, kept_volumes: tuple[str, ...] = (), **kwargs):
         super().__init__(*args, **kwargs)
         self.team, self.user, self.kept_volumes = team, user, kept_volumes
 
-    def clean_ports(self) -> list[str]:
-        return parse_ports(self.cleaned_data.get("ports", ""))
-
-    clean_pids_limit = AppForm.clean_pids_limit
-    clean_volumes = AppForm.clean_volumes
+    @classmethod
+    def values_of(cls, app) -> dict:
+        """The app's settings as the form takes them: the settings page's first values, and
+        what an API PATCH leaves as they are."""
+        return {name: getattr(app, name) for name in cls.base_fields}
 
     def clean(self):
         data = super().clean()

@@ -53,12 +53,8 @@ def _writable_app(request, app_id) -> App:
 @login_required
 def app_settings(request, app_id):
     app = _writable_app_or_404(request, app_id)
-    initial = {"ports": ", ".join(app.ports), "memory_mb": app.memory_mb, "cpus": app.cpus,
-               "restart_policy": app.restart_policy, "pids_limit": app.pids_limit, "cpuset_cpus": app.cpuset_cpus,
-               "network_in_mb": app.network_in_mb, "network_out_mb": app.network_out_mb,
-               "volumes": "\n".join(app.volumes)}
-    form = AppSettingsForm(request.POST or None, initial=initial, team=app.team, user=request.user,
-                           kept_volumes=tuple(app.volumes))
+    form = AppSettingsForm(request.POST or None, initial=AppSettingsForm.values_of(app), team=app.team,
+                           user=request.user, kept_volumes=tuple(app.volumes))
     if request.method == "POST" and form.is_valid():
         actions.update_app(request.user, app, form.cleaned_data)
         messages.success(request, "Saved: the next run uses these settings.")
