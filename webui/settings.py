@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "webui.history",
     "webui.volumes",
     "webui.api",
+    "webui.audit",
+    "webui.invitations",
 ]
 
 # The JSON API (webui/api/): a bearer token or the browser's session; its OpenAPI schema at /api/schema/.

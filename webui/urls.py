@@ -47,6 +47,8 @@ urlpatterns = [
     path("builds/<int:build_id>/image/remove/", image_views.image_remove, name="image_remove"),
     path("metrics", metrics.metrics, name="metrics"),
     path("api/", include("webui.api.urls")),
+    path("", include("webui.invitations.urls")),
+    path("", include("webui.audit.urls")),
     path("account/tokens/", tokens.token_list, name="tokens"),
     path("account/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("admin/", admin.site.urls),
