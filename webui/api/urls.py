@@ -9,6 +9,7 @@ router.register("apps", views.AppViewSet, basename="api-app")
 router.register("builds", views.BuildViewSet, basename="api-build")
 router.register("containers", views.ContainerViewSet, basename="api-container")
 router.register("hosts", views.HostViewSet, basename="api-host")
+router.register("images", views.ImageViewSet, basename="api-image")
 router.register("teams", team_views.TeamViewSet, basename="api-team")
 router.register("invitations", team_views.InvitationViewSet, basename="api-invitation")
 

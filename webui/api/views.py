@@ -16,13 +16,15 @@ from rest_framework.response import Response
 
 from webui.containers import actions as container_actions
 from webui.containers.models import Container
-from webui.core.access import can_write, visible
+from webui.core.access import can_write, teams_of, visible
 from webui.core.errors import UserError
 from webui.hosts.models import Host
 from webui.images import actions as image_actions
-from webui.images.forms import AppForm, BuildOptionsForm
+from webui.images.forms import AppForm, AppSettingsForm, BuildOptionsForm
 from webui.images.models import App, Build
-from workers import streams
+from webui.images.run_settings import RunOverridesForm, merge_env
+from webui.metrics.exposition import newest_samples
+from workers import contracts, streams
 
 from . import serializers as s
 from .logs import log_entries
@@ -37,15 +39,34 @@ def _writable(user, team) -> None:
         raise PermissionDenied("Viewers can look but not change anything.")
 
 
+def _body(request, allowed, what: str) -> dict:
+    """The request's fields (a JSON object, or a form's fields), refused with the names of
+    any the write does not take: a misspelt setting must not be dropped without a word."""
+    if not hasattr(request.data, "keys"):
+        raise ValidationError({"detail": "The body must be a JSON object of fields."})
+    data = {key: request.data[key] for key in request.data.keys()}
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValidationError({"detail": f"Unknown field(s): {', '.join(unknown)}. {what}: "
+                                         f"{', '.join(allowed)}."})
+    return data
+
+
 def _form_data(request) -> tuple[dict, dict]:
-    """The form's fields and files from multipart or JSON; a JSON Dockerfile is its text."""
-    data = {key: value for key, value in request.data.items()}
+    """The new-app form's fields and files from multipart or JSON; a JSON Dockerfile is its text.
+    JSON lists and objects go to the form as they are: its fields take them."""
+    data = _body(request, AppForm.base_fields, "An app's fields are")
     files = dict(request.FILES.items())
-    if isinstance(data.get("dockerfile"), str) and "dockerfile" not in files:
+    data = {key: value for key, value in data.items() if key not in files}
+    if isinstance(data.get("dockerfile"), str):
         files["dockerfile"] = SimpleUploadedFile("Dockerfile", data.pop("dockerfile").encode())
-    if isinstance(data.get("ports"), list):
-        data["ports"] = ", ".join(data["ports"])
     return data, files
+
+
+def _checked(form):
+    if not form.is_valid():
+        raise ValidationError(form.errors)
+    return form.cleaned_data
 
 
 class AppViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
@@ -54,17 +75,32 @@ class AppViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
     def get_queryset(self):
         return visible(App.objects.select_related("team"), self.request.user, "team").order_by("id")
 
-    @extend_schema(request={"multipart/form-data": {"type": "object"}, "application/json": {"type": "object"}},
+    @extend_schema(request={"multipart/form-data": {"type": "object"},
+                            "application/json": s.AppCreateRequestSerializer},
                    responses={201: s.AppSerializer},
                    description="The new-app form's fields: name, team (its ID), dockerfile (a file, or its text in "
-                               "JSON), context (an archive file), ports, memory_mb, cpus, restart_policy, ...")
+                               "JSON), context (an archive file, in multipart), and the app's settings.")
     def create(self, request):
         data, files = _form_data(request)
-        form = AppForm(data, files, user=request.user)
-        if not form.is_valid():
-            raise ValidationError(form.errors)
-        app = image_actions.create_app(request.user, form.cleaned_data)
+        app = image_actions.create_app(request.user, _checked(AppForm(data, files, user=request.user)))
         return Response(s.AppSerializer(app).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.AppSettingsRequestSerializer, responses={200: s.AppSerializer},
+                   description="Sets all of the app's settings, as its Settings page does: those left out are "
+                               "emptied or take their defaults. The next run uses them.")
+    def update(self, request, pk=None, partial=False):
+        app = self.get_object()
+        _writable(request.user, app.team)
+        body = _body(request, AppSettingsForm.base_fields, "An app's settings are")
+        data = (AppSettingsForm.values_of(app) if partial else {}) | body
+        form = AppSettingsForm(data, team=app.team, user=request.user, kept_volumes=tuple(app.volumes))
+        app = image_actions.update_app(request.user, app, _checked(form))
+        return Response(s.AppSerializer(app).data)
+
+    @extend_schema(request=s.AppSettingsRequestSerializer, responses={200: s.AppSerializer},
+                   description="Changes the settings given and keeps the others; the next run uses them.")
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk, partial=True)
 
     def perform_destroy(self, app):
         _writable(self.request.user, app.team)
@@ -92,13 +128,20 @@ class AppViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
             raise _refused(exc) from None
         return Response(s.BuildSerializer(build).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={202: s.ContainerSerializer})
+    @extend_schema(request=s.RunSettingsRequestSerializer, responses={202: s.ContainerSerializer},
+                   description="Starts a container of the app's newest good build, with the app's settings but "
+                               "those given here, checked as the app's are; the container keeps what it ran with.")
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
         app = self.get_object()
         _writable(request.user, app.team)
+        form = RunOverridesForm(_body(request, RunOverridesForm.base_fields, "A run may set"))
+        _checked(form)
+        overrides = form.overrides()
+        if "env" in overrides:
+            overrides["env"] = merge_env(app.env, overrides["env"])
         try:
-            container = container_actions.run_app(request.user, app)
+            container = container_actions.run_app(request.user, app, overrides)
         except UserError as exc:
             raise _refused(exc) from None
         return Response(s.ContainerSerializer(container).data, status=status.HTTP_202_ACCEPTED)
@@ -170,6 +213,24 @@ class ContainerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     def restart(self, request, pk=None):
         return self._act(request, container_actions.restart_container)
 
+    @extend_schema(parameters=[OpenApiParameter("container", int, many=True,
+                                               description="only these (IDs); else all your running ones")],
+                   responses={200: s.ContainerStatsSerializer(many=True)},
+                   description="The newest stats sample of each of your teams' running containers, as the "
+                               "team pages' live tables show them.")
+    @action(detail=False, methods=["get"])
+    def stats(self, request):
+        running = self.get_queryset().filter(status=contracts.C_RUNNING)
+        wanted = request.query_params.getlist("container")
+        if wanted:
+            if not all(item.isdigit() for item in wanted):
+                raise ValidationError({"container": "Give container IDs (whole numbers)."})
+            running = running.filter(id__in=[int(item) for item in wanted])
+        running = list(running)
+        samples = newest_samples(running)
+        return Response([{"id": c.id, "name": c.name, "app": c.app.name, "host": c.host.name,
+                          "sample": samples.get(c.id)} for c in running])
+
     @extend_schema(parameters=[OpenApiParameter("after", str, description="the last entry ID you have"),
                                OpenApiParameter("tail", int, description="start with the newest N lines")],
                    responses={200: {"type": "object"}})
@@ -178,6 +239,24 @@ class ContainerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         container = self.get_object()
         return Response(log_entries(streams.container_log(container.id), request.query_params.get("after"),
                                     request.query_params.get("tail")))
+
+
+class ImageViewSet(viewsets.GenericViewSet):
+    """Each team's images as its Images page lists them: what its builds left in the hosts' stores."""
+
+    serializer_class = s.ImageSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("team", int, description="only this team's (its ID)")],
+                   responses={200: s.ImageSerializer(many=True)})
+    def list(self, request):
+        teams = teams_of(request.user).order_by("-personal", "name")
+        team = request.query_params.get("team")
+        if team is not None:
+            if not team.isdigit():
+                raise ValidationError({"team": "Give a team's ID (a whole number)."})
+            teams = teams.filter(id=int(team))
+        rows = [{"build": build, "current": current} for t in teams for build, current in image_actions.team_images(t)]
+        return Response(s.ImageSerializer(rows, many=True).data)
 
 
 class HostViewSet(viewsets.ReadOnlyModelViewSet):
