@@ -55,7 +55,7 @@ def test_an_owner_invites_and_the_invitee_accepts_from_the_nav(owner, team, dave
     assert role_of(dave, team) == Membership.VIEWER
     assert client_for(dave).get(f"/apps/{app.id}/").status_code == 200
     assert "nav-invitations" not in client_for(dave).get("/").content.decode()  # nothing pending now
-    assert [(e.username, e.action) for e in AuditEntry.objects.filter(team=team).order_by("id")] == [
+    assert [(e.username, e.action) for e in AuditEntry.objects.filter(team=team, action__startswith="invitation.").order_by("id")] == [
         ("alice", "invitation.create"), ("dave", "invitation.accept")]
 
 
@@ -145,7 +145,7 @@ def test_an_owner_changes_a_role_and_removes_a_member(owner, team, teammate, vie
     assert f"carol is no longer in {team.name}." in response.content.decode()
     assert role_of(teammate, team) is None
     assert client_for(teammate).get(f"/apps/{app.id}/").status_code == 404
-    entries = AuditEntry.objects.filter(team=team).order_by("id")
+    entries = AuditEntry.objects.filter(team=team, action__startswith="member.").order_by("id")
     assert [(e.action, e.object_name, e.details) for e in entries] == [
         ("member.role", "victor", {"old": "viewer", "new": "member"}),
         ("member.remove", "carol", {"role": "member"})]

@@ -1,5 +1,7 @@
 from django.db import transaction
 
+from webui.audit.log import record
+
 from .models import Membership, Quota, Team
 
 
@@ -14,5 +16,6 @@ def give_personal_team(user) -> Team:
     team = Team.objects.create(name=candidate, personal=True)
     Membership.objects.create(team=team, user=user, role=Membership.OWNER)
     Quota.objects.create(team=team)
+    record(None, team, "team.create", team, personal=True, owner=name)
     return team
 

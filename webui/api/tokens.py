@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from webui.audit.log import record
+
 from .models import ApiToken
 
 
@@ -19,7 +21,8 @@ def token_list(request):
     form = TokenForm(request.POST or None)
     new_token = None
     if request.method == "POST" and form.is_valid():
-        _, new_token = ApiToken.issue(request.user, form.cleaned_data["name"])
+        token, new_token = ApiToken.issue(request.user, form.cleaned_data["name"])
+        record(request.user, None, "token.create", token)
     return render(request, "api/tokens.html", {"form": form, "new_token": new_token,
                                                "tokens": request.user.api_tokens.order_by("-created")},
                   status=400 if form.errors else 200)
@@ -29,6 +32,7 @@ def token_list(request):
 @require_POST
 def token_revoke(request, token_id):
     token = get_object_or_404(request.user.api_tokens, id=token_id)  # another user's: 404
+    record(request.user, None, "token.revoke", token)  # before delete(), which clears token.id
     token.delete()
     messages.info(request, f"Revoked {token.name}: it no longer works.")
     return redirect("tokens")

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from webui.audit.log import record
 from webui.core import live
 from webui.core.access import can_write
 from webui.core.errors import UserError, message_for
@@ -87,8 +88,10 @@ def run_app(user, app: App, overrides: dict | None = None) -> Container:
     if build is None:
         raise UserError("The app has no successful build yet: build it first.")
     settings = {name: getattr(app, name) for name in RUN_SETTINGS} | (overrides or {})
-    return _start(Container(app=app, build=build, volumes=app.volumes, network_mode=app.network_mode,
-                            created_by=user, **settings))
+    container = _start(Container(app=app, build=build, volumes=app.volumes, network_mode=app.network_mode,
+                                 created_by=user, **settings))
+    record(user, app.team, "container.run", container, build=build.id, host=container.host.name)
+    return container
 
 
 def start_replacement(lost: Container) -> Container:
@@ -130,6 +133,7 @@ def stop_container(user, container: Container) -> None:
     if container.status != contracts.C_RUNNING:
         raise UserError(f"The container is {container.status}, not running.")
     transaction.on_commit(lambda: client.queue_stop(container.host.name, container.id, container.runtime_id))
+    record(user, container.team, "container.stop", container)
 
 
 def kill_container(user, container: Container, signal: str) -> None:
@@ -138,11 +142,13 @@ def kill_container(user, container: Container, signal: str) -> None:
     _check_action(container, "kill")
     transaction.on_commit(lambda: client.queue_kill(container.host.name, container.id, container.runtime_id,
                                                     signal))
+    record(user, container.team, "container.kill", container, signal=signal)
 
 
 def restart_container(user, container: Container) -> None:
     _check_action(container, "restart")
     transaction.on_commit(lambda: client.queue_restart(container.host.name, container.id, container.runtime_id))
+    record(user, container.team, "container.restart", container)
 
 
 def remove_container(user, container: Container, force: bool = False) -> None:
@@ -152,6 +158,7 @@ def remove_container(user, container: Container, force: bool = False) -> None:
         raise UserError("The container is running: stop it first, or confirm to remove it anyway (it is killed).")
     transaction.on_commit(lambda: client.queue_remove(container.host.name, container.id, container.runtime_id,
                                                       force))
+    record(user, container.team, "container.remove", container, force=force)
 
 
 # What a terminal runs: every image Berth builds has a shell (busybox's or Debian's).
@@ -169,6 +176,7 @@ def open_terminal(user, container: Container, cols: int, rows: int) -> str:
     session = uuid.uuid4().hex
     client.open_exec(container.host.name, contracts.exec_job(session, container.id, container.runtime_id,
                                                              TERMINAL_COMMAND), cols, rows)
+    record(user, container.team, "container.exec", container, command=TERMINAL_COMMAND)
     return session
 
 

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from webui.audit.log import record
 from webui.core import live
 from webui.core.access import can_write
 from webui.core.errors import UserError, message_for
@@ -22,6 +23,7 @@ def create_app(user, data: dict) -> App:
     if data.get("context"):
         app.context.save(data["context"].name, data["context"], save=False)
     app.save()
+    record(user, app.team, "app.create", app)
     return app
 
 
@@ -31,6 +33,7 @@ def update_app(user, app: App, data: dict) -> App:
     app.restart_policy = data.get("restart_policy", "no")
     _set_run_limits(app, data)
     app.save(update_fields=["ports", "memory_mb", "cpus", "restart_policy", *RUN_LIMITS])
+    record(user, app.team, "app.update", app)
     return app
 
 
@@ -50,6 +53,7 @@ def delete_app(user, app: App) -> None:
         raise UserError(f"The app still has {live} container(s): remove them first.")
     if app.builds.filter(status__in=(contracts.BUILD_QUEUED, contracts.BUILD_RUNNING)).exists():
         raise UserError("A build of the app is still running: wait for it to finish.")
+    record(user, app.team, "app.delete", app)  # before delete(), which clears app.id
     app.delete()
 
 
@@ -79,6 +83,7 @@ def cancel_build(user, build: Build) -> None:
     if build.done:
         raise UserError(f"Build #{build.id} has already {build.status}.")
     transaction.on_commit(lambda: client.cancel_build(build.id))
+    record(user, build.app.team, "build.cancel", build)
     if build.status == contracts.BUILD_QUEUED:
         record_build_event(build.id, {"status": contracts.BUILD_FAILED,
                                       "error": contracts.error("cancelled", f"Cancelled by {user} before it started.")})
@@ -112,6 +117,7 @@ def remove_build_image(user, build: Build) -> None:
     Build.objects.filter(id=build.id).update(image_error="")
     image_id, name, host = build.image_id, build.image, build.host.name
     transaction.on_commit(lambda: client.queue_remove_image(host, build.id, image_id, name))
+    record(user, build.app.team, "image.remove", build, image=name)
 
 
 def prune_team_images(user, team) -> int:
@@ -119,6 +125,7 @@ def prune_team_images(user, team) -> int:
     older = [build for build, is_current in team_images(team) if not is_current]
     for build in older:
         remove_build_image(user, build)
+    record(user, team, "images.prune", team, removed=len(older))
     return len(older)
 
 
@@ -143,6 +150,7 @@ def start_build(user, app: App, build_args: dict | None = None, target: str = ""
                                   bool(app.context), settings.BERTH_BUILD_TIMEOUT_SECONDS, build.build_args, target,
                                   no_cache)
         transaction.on_commit(lambda: _queue(build, job))
+    record(user, app.team, "build.start", build, no_cache=no_cache, target=target)
     return build
 
 

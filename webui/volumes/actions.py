@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from webui.audit.log import record
 from webui.containers.models import Container
 from webui.core.access import can_write
 from webui.core.errors import UserError, message_for
@@ -17,7 +18,9 @@ def create_volume(user, team, name: str) -> Volume:
         raise UserError("Viewers cannot create volumes.")
     if team.volumes.filter(name=name).exists():
         raise UserError(f"The team already has a volume named “{name}”.")
-    return Volume.objects.create(team=team, name=name, created_by=user)
+    volume = Volume.objects.create(team=team, name=name, created_by=user)
+    record(user, team, "volume.create", volume)
+    return volume
 
 
 def remove_volume(user, volume: Volume) -> bool:
@@ -27,6 +30,7 @@ def remove_volume(user, volume: Volume) -> bool:
         raise UserError("Viewers cannot remove volumes.")
     if volume.removing:
         raise UserError(f"Volume {volume.name} is being removed already.")
+    record(user, volume.team, "volume.remove", volume, host=volume.host.name if volume.host else None)
     if volume.host is None:
         volume.delete()
         return True
