@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,18 +15,13 @@ import pytest
 from runtime.container.manager import Containers
 
 from ..conftest import REDIS_PORT, RUN_ID
+from ..processes import ROOT, answers as _answers, free_port, manage as _manage, start as _start, \
+    start_web as _start_web, stop as _stop, wait_for as _wait
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 PASSWORDS = {"admin": "admin-pw-1", "alice": "alice-pw-1", "bob": "bob-pw-1"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -76,11 +68,6 @@ def _env(tmp: Path, config) -> dict:
     return env
 
 
-def _manage(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-
-
 SEED_USERS = """
 from django.contrib.auth import get_user_model
 User = get_user_model()
@@ -88,43 +75,6 @@ User.objects.create_superuser("admin", password="{admin}")
 User.objects.create_user("alice", password="{alice}")
 User.objects.create_user("bob", password="{bob}")
 """.format(**PASSWORDS)
-
-
-def _start(name: str, args: list[str], env: dict, logs: Path) -> subprocess.Popen:
-    log = open(logs / f"{name}.log", "ab")
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def _start_web(env: dict, logs: Path, port: int) -> subprocess.Popen:
-    return _start("web", [sys.executable, "-m", "uvicorn", "webui.asgi:application", "--host", "127.0.0.1",
-                          "--port", str(port), "--ws", "websockets"], env, logs)
-
-
-def _wait(what: str, check, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-
-
-def _answers(url: str) -> bool:
-    import urllib.request
-    try:
-        return urllib.request.urlopen(url, timeout=1).status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")

@@ -31,12 +31,12 @@ def _answers(url: str) -> bool:
 
 
 class RegistryServer:
-    def __init__(self, tmp: Path, with_login: bool):
+    def __init__(self, tmp: Path, with_login: bool, address: str = "127.0.0.1"):
         for tool in ("docker-registry", "htpasswd", "skopeo"):
             if shutil.which(tool) is None:
                 pytest.fail(f"{tool} is not installed: `make test` installs it")
         self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
+        self.host = f"{address}:{self.port}"
         auth = ""
         if with_login:
             htpasswd = tmp / "htpasswd"

@@ -29,7 +29,7 @@ class BuildSerializer(serializers.ModelSerializer):
     class Meta:
         model = Build
         fields = ("id", "app", "status", "host", "image", "image_id", "error", "seconds", "build_args", "target",
-                  "no_cache", "image_size", "created", "finished")
+                  "no_cache", "image_size", "registry_ref", "created", "finished")
         read_only_fields = fields
 
 
@@ -41,7 +41,7 @@ class ContainerSerializer(serializers.ModelSerializer):
         model = Container
         fields = ("id", "name", "app", "build", "host", "status", "ports", "memory_mb", "cpus", "pids_limit", "env",
                   "restart_policy", "network_mode", "volumes", "ip", "exit_code", "oom_killed", "restart_count",
-                  "error", "created", "finished")
+                  "error", "created", "finished", "runtime_id", "replaces")
         read_only_fields = fields
 
 

@@ -2,13 +2,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from . import team_views, views
+from . import host_views, team_views, views
 
 router = DefaultRouter()
 router.register("apps", views.AppViewSet, basename="api-app")
 router.register("builds", views.BuildViewSet, basename="api-build")
 router.register("containers", views.ContainerViewSet, basename="api-container")
-router.register("hosts", views.HostViewSet, basename="api-host")
+router.register("hosts", host_views.HostViewSet, basename="api-host")
 router.register("images", views.ImageViewSet, basename="api-image")
 router.register("teams", team_views.TeamViewSet, basename="api-team")
 router.register("invitations", team_views.InvitationViewSet, basename="api-invitation")

@@ -39,7 +39,7 @@ def _replace(container: Container) -> Container | None:
     try:
         return start_replacement(Container.objects.select_related("app", "build", "host").get(id=container.id))
     except UserError as exc:
-        note = f"It could not be restarted on another host: {exc.message}"
+        note = f"It could not be restarted on another host: {exc}"
         Container.objects.filter(id=container.id).update(error=f"{container.error}\n{note}".strip())
         log.warning("container %s: %s", container.id, note)
         return None
