@@ -9,22 +9,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from . import cli_images
-from .cgroups.stats import cpu_percent
-from .config import RuntimeConfig
-from .container.manager import Containers, RunRequest
-from .container import volumes
-from .container.state import ContainerRecord
 from .errors import BerthError, InvalidSpec
-from .image.bootstrap import bootstrap_busybox, bootstrap_debian
-from .image.store import ImageStore
-from .network import ports as portmaps
+
+# Each command imports what it uses: a container's start pays for the modules it needs,
+# not for builds, registries and stats (a third of the runtime's import time).
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 
@@ -41,13 +32,21 @@ def parse_size(text: str) -> int:
     return int(value * _UNITS[unit])
 
 
-def _config(args) -> RuntimeConfig:
+def _containers(args):
+    from .container.manager import Containers
+    return Containers(_config(args))
+
+
+def _config(args):
+    from .config import RuntimeConfig
     return RuntimeConfig(state_dir=args.state_dir, run_dir=args.run_dir, bridge=args.bridge,
                          subnet=args.subnet, nft_table=args.nft_table, cgroup_parent=args.cgroup_parent,
                          netns_prefix=args.netns_prefix, port_range=args.port_range, userns=args.userns)
 
 
 def cmd_bootstrap(args) -> int:
+    from .image.bootstrap import bootstrap_busybox, bootstrap_debian
+    from .image.store import ImageStore
     make = bootstrap_debian if args.image == "debian" else bootstrap_busybox
     image = make(ImageStore(_config(args)))
     print(f"{image.name} {image.short_id}")
@@ -63,6 +62,7 @@ def human_size(n: float) -> str:
 
 
 def cmd_images(args) -> int:
+    from .image.store import ImageStore
     store = ImageStore(_config(args))
     rows = [(image.name or "<none>", image.short_id, human_size(store.size(image))) for image in store.images()]
     width = max([len("NAME")] + [len(r[0]) for r in rows]) + 2
@@ -73,7 +73,9 @@ def cmd_images(args) -> int:
 
 
 def cmd_build(args) -> int:
+    from . import cli_images
     from .build.builder import BuildOptions, build
+    from .image.store import ImageStore
     config = _config(args)
     context = Path(args.context)
     dockerfile = Path(args.file) if args.file else context / "Dockerfile"
@@ -86,7 +88,10 @@ def cmd_build(args) -> int:
 
 
 def cmd_run(args) -> int:
-    containers = Containers(_config(args))
+    from .container import volumes
+    from .container.manager import RunRequest
+    from .network import ports as portmaps
+    containers = _containers(args)
     req = RunRequest(image=args.image, memory_bytes=parse_size(args.memory), cpus=args.cpus,
                      pids_limit=args.pids_limit, command=tuple(args.command), env=tuple(args.env),
                      ports=tuple(portmaps.parse(p) for p in args.publish), network=args.network, **_run_limits(args),
@@ -96,8 +101,7 @@ def cmd_run(args) -> int:
     if args.detach:
         print(info.id)
         return 0
-    while containers.get(info.id).status.state == "running":
-        time.sleep(0.005)  # a short command's run is a few ms: a coarser poll would double its time
+    containers.wait(info.id)
     for line in containers.logs(info.id):
         (sys.stdout if line.stream == "stdout" else sys.stderr).write(line.text + ("\n" if line.complete else ""))
     status = containers.stop(info.id)
@@ -141,7 +145,7 @@ def _port_range(text: str) -> tuple[int, int]:
 
 def cmd_ps(args) -> int:
     print(f"{'CONTAINER ID':14} {'NAME':20} {'IMAGE':24} {'STATUS':12} {'RESTARTS':9} PORTS")
-    for info in Containers(_config(args)).list():
+    for info in _containers(args).list():
         r, s = info.record, info.status
         state = f"exited({s.exit_code})" if s.state == "exited" else s.state
         ports = ", ".join(_published(*p) for p in r.network.get("ports", []))
@@ -154,7 +158,7 @@ def _published(host: int, container: int, proto: str, host_ip: str = "") -> str:
 
 
 def cmd_logs(args) -> int:
-    for line in Containers(_config(args)).logs(args.container):
+    for line in _containers(args).logs(args.container):
         prefix = f"{line.time} " if args.timestamps else ""
         out = sys.stdout if line.stream == "stdout" else sys.stderr
         out.write(prefix + line.text + ("\n" if line.complete else ""))
@@ -162,7 +166,11 @@ def cmd_logs(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    containers = Containers(_config(args))
+    import json
+    import time
+
+    from .cgroups.stats import cpu_percent
+    containers = _containers(args)
     prev, t0 = containers.stats(args.container), time.monotonic_ns()
     time.sleep(1)
     cur, t1 = containers.stats(args.container), time.monotonic_ns()
@@ -179,36 +187,37 @@ def cmd_stats(args) -> int:
 
 
 def cmd_stop(args) -> int:
-    status = Containers(_config(args)).stop(args.container, timeout=args.time)
+    status = _containers(args).stop(args.container, timeout=args.time)
     print(f"exited({status.exit_code})")
     return 0
 
 
 def cmd_kill(args) -> int:
-    Containers(_config(args)).kill(args.container, args.signal)
+    _containers(args).kill(args.container, args.signal)
     print(args.container)
     return 0
 
 
 def cmd_start(args) -> int:
-    print(Containers(_config(args)).start(args.container).id)
+    print(_containers(args).start(args.container).id)
     return 0
 
 
 def cmd_restart(args) -> int:
-    print(Containers(_config(args)).restart(args.container, timeout=args.time).id)
+    print(_containers(args).restart(args.container, timeout=args.time).id)
     return 0
 
 
 def cmd_exec(args) -> int:
+    import subprocess
     tty = args.tty or (args.interactive and sys.stdin.isatty())
-    proc = Containers(_config(args)).exec(args.container, args.command, tty=tty,
+    proc = _containers(args).exec(args.container, args.command, tty=tty,
                                           stdin=None if args.interactive else subprocess.DEVNULL)
     return proc.wait()
 
 
 def cmd_volume_ls(args) -> int:
-    containers = Containers(_config(args))
+    containers = _containers(args)
     print(f"{'VOLUME NAME':30} {'USED BY'}")
     for name in containers.volumes.names():
         users = ", ".join(u[:12] for u in containers.volume_users(name)) or "-"
@@ -217,12 +226,12 @@ def cmd_volume_ls(args) -> int:
 
 
 def cmd_volume_create(args) -> int:
-    print(Containers(_config(args)).volumes.create(args.name).parent.name)
+    print(_containers(args).volumes.create(args.name).parent.name)
     return 0
 
 
 def cmd_volume_rm(args) -> int:
-    containers = Containers(_config(args))
+    containers = _containers(args)
     for name in args.names:
         containers.remove_volume(name)
         print(name)
@@ -230,7 +239,7 @@ def cmd_volume_rm(args) -> int:
 
 
 def cmd_rm(args) -> int:
-    containers = Containers(_config(args))
+    containers = _containers(args)
     for cid in args.containers:
         containers.remove(cid, force=args.force)
         print(cid)
@@ -248,19 +257,10 @@ def cmd_reconcile(args) -> int:
     return 1 if report.failed else 0
 
 
-def cmd_exited(args) -> int:
-    """Run by conmon when a container exits: release its network, mounts and cgroup."""
-    bundle = Path(args.bundle)
-    if not (bundle / "state.json").exists():
-        return 0  # removed already: whoever removed it cleaned up
-    config = RuntimeConfig.from_json(ContainerRecord.load(bundle).runtime_config)
-    Containers(config).cleanup(bundle, args.run)
-    return 0
 
-
-def _parser() -> argparse.ArgumentParser:
+def _add_global_options(p: argparse.ArgumentParser) -> None:
+    from .config import RuntimeConfig
     defaults = RuntimeConfig()
-    p = argparse.ArgumentParser(prog="python -m runtime", description="Berth's container runtime")
     p.add_argument("--state-dir", default=str(defaults.state_dir))
     p.add_argument("--run-dir", default=str(defaults.run_dir))
     p.add_argument("--bridge", default=defaults.bridge)
@@ -272,14 +272,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="host ports containers may publish (default 1024-65535)")
     p.add_argument("--userns", choices=["auto", "off"], default=defaults.userns,
                    help="a user namespace per container where the host allows it (default %(default)s)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+
+def _add_bootstrap(sub) -> None:
     s = sub.add_parser("bootstrap", help="make a base image on this host")
     s.add_argument("image", choices=["busybox", "debian"],
                    help="busybox from busybox-static, or debian:bookworm-slim with debootstrap (a download)")
     s.set_defaults(func=cmd_bootstrap)
+
+
+def _add_images(sub) -> None:
     sub.add_parser("images", help="list images").set_defaults(func=cmd_images)
 
+
+def _add_build(sub) -> None:
+    from . import cli_images
     s = sub.add_parser("build", help="build an image from a Dockerfile")
     s.add_argument("context")
     s.add_argument("-f", "--file")
@@ -292,6 +299,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_images.add_registry_option(s)
     s.set_defaults(func=cmd_build)
 
+
+def _add_run(sub) -> None:
     s = sub.add_parser("run", help="run a container")
     s.add_argument("image")
     s.add_argument("command", nargs=argparse.REMAINDER)
@@ -312,6 +321,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="no, on-failure[:N], always or unless-stopped (applied by the host agent)")
     s.set_defaults(func=cmd_run)
 
+
+def _add_inspection(sub) -> None:
     sub.add_parser("ps", help="list containers").set_defaults(func=cmd_ps)
     s = sub.add_parser("logs", help="print a container's log")
     s.add_argument("container")
@@ -321,16 +332,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("container")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_stats)
-    s = sub.add_parser("stop", help="stop a container")
-    s.add_argument("container")
-    s.add_argument("-t", "--time", type=float, default=10.0)
-    s.set_defaults(func=cmd_stop)
+
+
+def _add_exec(sub) -> None:
     s = sub.add_parser("exec", help="run a command in a running container")
     s.add_argument("-i", "--interactive", action="store_true", help="keep stdin open")
     s.add_argument("-t", "--tty", action="store_true", help="give the command a terminal")
     s.add_argument("container")
     s.add_argument("command", nargs=argparse.REMAINDER)
     s.set_defaults(func=cmd_exec)
+
+
+def _add_volume(sub) -> None:
     s = sub.add_parser("volume", help="list, create or remove named volumes")
     vsub = s.add_subparsers(dest="volume_command", required=True, metavar="ls|create|rm")
     vsub.add_parser("ls", help="list volumes and the containers using them").set_defaults(func=cmd_volume_ls)
@@ -340,6 +353,13 @@ def _parser() -> argparse.ArgumentParser:
     v = vsub.add_parser("rm", help="remove volumes no container uses")
     v.add_argument("names", nargs="+")
     v.set_defaults(func=cmd_volume_rm)
+
+
+def _add_lifecycle(sub) -> None:
+    s = sub.add_parser("stop", help="stop a container")
+    s.add_argument("container")
+    s.add_argument("-t", "--time", type=float, default=10.0)
+    s.set_defaults(func=cmd_stop)
     s = sub.add_parser("kill", help="send a signal to a container")
     s.add_argument("container")
     s.add_argument("-s", "--signal", default="KILL")
@@ -355,13 +375,52 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("containers", nargs="+")
     s.add_argument("-f", "--force", action="store_true")
     s.set_defaults(func=cmd_rm)
+
+
+def _add_image_commands(sub) -> None:
+    from . import cli_images
     cli_images.add_commands(sub, lambda fn: lambda args: fn(args, _config(args)))
+
+
+def _add_reconcile(sub) -> None:
     sub.add_parser("reconcile", help="remove what crashed work left behind (run while no build runs)") \
         .set_defaults(func=cmd_reconcile)
-    s = sub.add_parser("exited")  # run by conmon's exit command; no help, so not listed
-    s.add_argument("bundle")
-    s.add_argument("run", type=int, nargs="?")
-    s.set_defaults(func=cmd_exited)
+
+
+# Each command's name and what adds it (several commands share an adder), in --help's order.
+_COMMANDS = {
+    "bootstrap": _add_bootstrap, "images": _add_images, "build": _add_build, "run": _add_run,
+    "ps": _add_inspection, "logs": _add_inspection, "stats": _add_inspection, "exec": _add_exec,
+    "volume": _add_volume, "stop": _add_lifecycle, "kill": _add_lifecycle, "start": _add_lifecycle,
+    "restart": _add_lifecycle, "rm": _add_lifecycle,
+    **dict.fromkeys(("pull", "push", "save", "load", "inspect", "tag", "rmi", "prune"), _add_image_commands),
+    "reconcile": _add_reconcile,
+}
+
+
+def _command_named(argv: list[str]) -> str | None:
+    """The command ``argv`` names, if it is one: found by the global options alone, so the
+    full parser is built only for what runs (all of argparse's sub-parsers cost a start 4 ms)."""
+    probe = argparse.ArgumentParser(add_help=False)
+    _add_global_options(probe)
+    probe.add_argument("command", nargs="?")
+    probe.add_argument("rest", nargs=argparse.REMAINDER)
+    try:
+        found, _ = probe.parse_known_args(argv)
+    except SystemExit:  # a bad global option: the full parser says what is wrong
+        return None
+    return found.command if found.command in _COMMANDS else None
+
+
+def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv`` naming a command, one that knows only that command's group."""
+    wanted = _COMMANDS.get(_command_named(argv)) if argv is not None else None
+    p = argparse.ArgumentParser(prog="python -m runtime", description="Berth's container runtime")
+    _add_global_options(p)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in dict.fromkeys(_COMMANDS.values()):
+        if wanted in (None, add):
+            add(sub)
     return p
 
 
@@ -379,7 +438,8 @@ def _add_limit_options(s: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(argv).parse_args(argv)
     try:
         return args.func(args)
     except BerthError as exc:

@@ -8,7 +8,7 @@ None, or 0 for the always-meaningful counters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 # v1 reports "no limit" as PAGE_COUNTER_MAX * PAGE_SIZE, i.e. LONG_MAX rounded
 # down to a page: 9223372036854771712 with 4 KiB pages, a different number with

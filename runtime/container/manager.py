@@ -4,10 +4,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import select
 import shutil
 import signal as signals
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from ..network import links, provider, tc
 from ..network.ports import PortMapping
 from ..rootfs import overlay
 from . import etcfiles, monitor, restart, spec as specs, volumes
+from .exited import lock_path
 from .logs import LogLine, read_all
 from .runc import Runc
 from .volumes import VolumeMount, Volumes
@@ -55,7 +56,7 @@ class RunRequest:
     restart: str = "no"  # a restart policy (restart.py), applied by the host agent
     volumes: tuple[VolumeMount, ...] = ()
     log_size_max: int = 0  # bytes at which conmon truncates its log; 0: the host's (RuntimeConfig)
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    id: str = field(default_factory=lambda: os.urandom(16).hex())  # 128 random bits, as uuid4's hex
 
 
 @dataclass(frozen=True)
@@ -197,8 +198,7 @@ class Containers:
     # after exit
 
     def _lock(self, cid: str):
-        # Outside the bundle, so a cleanup waiting on it is not left holding a removed file.
-        return locked(self.config.run_dir / "locks" / cid)
+        return locked(lock_path(self.config.run_dir, cid))
 
     def cleanup(self, bundle: Path, run: int | None = None) -> None:
         """Release what a stopped container holds; run by conmon's exit command too, which
@@ -214,15 +214,20 @@ class Containers:
         record = ContainerRecord.load(bundle)
         if run is not None and run != record.runs:
             return  # the exit command of an earlier run, late: the container was started again
-        if record.network:
-            provider.teardown(self.config, record.id, provider.NetworkInfo(
-                **{**record.network, "ports": tuple(tuple(p) for p in record.network.get("ports", ()))}))
+        # runc forgets the container (its state, its cgroup) while the rest is released here:
+        # nothing below waits for it, and it is a third of a short container's cleanup.
+        deleting = self.runc.begin_delete(record.id, force=True)
         try:
-            self.runc.delete(record.id, force=True)
-        except NotFound:
-            pass
-        overlay.disassemble(overlay.Rootfs(bundle / "rootfs"), keep_upper=True)
-        userns.remove(self._userns_file(record.id))
+            if record.network:
+                provider.teardown(self.config, record.id, provider.NetworkInfo(
+                    **{**record.network, "ports": tuple(tuple(p) for p in record.network.get("ports", ()))}))
+            overlay.disassemble(overlay.Rootfs(bundle / "rootfs"), keep_upper=True)
+            userns.remove(self._userns_file(record.id))
+        finally:
+            try:
+                deleting.result()
+            except NotFound:
+                pass
         cgroups.remove(record.cgroup_path, self.cgroup_version)
         (bundle / "cleaned").touch()
 
@@ -287,6 +292,24 @@ class Containers:
             # as stopped by hand, and its restart policy leaves it stopped.
             self._mark_stopped(info.id)
         self.runc.kill(info.id, name)
+
+    def wait(self, cid: str) -> Status:
+        """Block until the container no longer runs; its status then (exited, or lost)."""
+        bundle = self._existing_bundle(cid)
+        status = read_status(bundle)
+        pidfd = _pidfd(status.pid) if status.state == RUNNING else None
+        try:
+            while status.state == RUNNING:
+                if pidfd is None:
+                    time.sleep(0.001)  # its init is gone: conmon writes the exit code in a moment
+                elif select.select([pidfd], [], [], 0.1)[0]:  # readable once the init exits
+                    os.close(pidfd)
+                    pidfd = None
+                status = read_status(bundle)  # also each 0.1 s: a lost monitor, a PID taken again
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+        return status
 
     def _mark_stopped(self, cid: str) -> None:
         (self.bundle(cid) / "stopped").touch()
@@ -367,7 +390,7 @@ class Containers:
             if mounts.mount_points_under(bundle):  # never rmtree into a mount: it may be a layer's files
                 raise InvalidState(f"cannot remove container {info.record.name}: its root is still mounted")
             shutil.rmtree(bundle)
-        (self.config.run_dir / "locks" / info.id).unlink(missing_ok=True)
+        Path(lock_path(self.config.run_dir, info.id)).unlink(missing_ok=True)
 
     def exec(self, cid: str, command: list[str], tty: bool = False, **stdio):
         """Run ``command`` in a running container (`docker exec`); returns the runc process."""
@@ -484,6 +507,15 @@ def userns_problem(config: RuntimeConfig, fresh: bool = False) -> str | None:
             return (f"{path} is not searchable by others (chmod o+x {path}): "
                     "a container's mapped root could not reach its root")
     return userns.problem(config.run_dir, *config.userns_range, fresh=fresh)
+
+
+def _pidfd(pid: int | None) -> int | None:
+    """A pidfd of ``pid`` (a process one can wait for without being its parent); None when
+    it is gone or unknown."""
+    try:
+        return os.pidfd_open(pid) if pid else None
+    except OSError:
+        return None
 
 
 def _wait_for(path: Path, timeout: float) -> bool:

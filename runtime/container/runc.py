@@ -24,17 +24,13 @@ class Runc:
         return [self.config.runc, "--root", str(self.root)]
 
     def _call(self, what: str, args: list[str], timeout: float = _TIMEOUT) -> str:
-        try:
-            proc = subprocess.run(self.base_args() + args, capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise OCIRuntimeError(f"unable to {what}: runc did not answer in {timeout}s") from None
-        if proc.returncode != 0:
-            message = _last_error(proc.stderr)
-            if "does not exist" in message or "not exist" in message:
-                raise NotFound(f"unable to {what}: {message}")
-            raise OCIRuntimeError(f"unable to {what}: {message}", detail=proc.stderr)
-        return proc.stdout
+        return self.begin(what, args).result(timeout)
+
+    def begin(self, what: str, args: list[str]) -> "RuncCall":
+        """Start ``runc ARGS`` and return at once; its ``result()`` waits for it, as _call does."""
+        proc = subprocess.Popen(self.base_args() + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        return RuncCall(what, proc)
 
     def start(self, cid: str) -> None:
         self._call(f"start container {cid}", ["start", cid])
@@ -55,7 +51,10 @@ class Runc:
         return subprocess.Popen(self.base_args() + ["exec", *options, "--", cid, *command], **stdio)
 
     def delete(self, cid: str, force: bool = False) -> None:
-        self._call(f"delete container {cid}", ["delete"] + (["--force"] if force else []) + [cid])
+        self.begin_delete(cid, force).result()
+
+    def begin_delete(self, cid: str, force: bool = False) -> "RuncCall":
+        return self.begin(f"delete container {cid}", ["delete"] + (["--force"] if force else []) + [cid])
 
     def run_foreground(self, cid: str, bundle: Path, on_line, timeout: float,
                        cancel: threading.Event | None = None) -> int | None:
@@ -95,6 +94,29 @@ class Runc:
 
     def kill_quietly(self, cid: str) -> None:
         subprocess.run(self.base_args() + ["kill", cid, "KILL"], capture_output=True, timeout=_TIMEOUT)
+
+
+class RuncCall:
+    """A runc command under way."""
+
+    def __init__(self, what: str, proc: subprocess.Popen):
+        self.what = what
+        self.proc = proc
+
+    def result(self, timeout: float = _TIMEOUT) -> str:
+        """Its output once it ended; NotFound or OCIRuntimeError, naming what failed, if it failed."""
+        try:
+            stdout, stderr = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise OCIRuntimeError(f"unable to {self.what}: runc did not answer in {timeout}s") from None
+        if self.proc.returncode != 0:
+            message = _last_error(stderr)
+            if "does not exist" in message or "not exist" in message:
+                raise NotFound(f"unable to {self.what}: {message}")
+            raise OCIRuntimeError(f"unable to {self.what}: {message}", detail=stderr)
+        return stdout
 
 
 def _last_error(stderr: str) -> str:

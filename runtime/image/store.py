@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +18,6 @@ from ..config import RuntimeConfig
 from ..errors import InvalidSpec, NotFound
 from ..linux.files import locked, write_atomic
 from . import digest as digests
-from .layers import write_layer_tar
-from .unpack import unpack_layer
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -105,13 +102,14 @@ class ImageStore:
         return self.layers_root / digests.hex_of(digest)
 
     def new_work_dir(self, prefix: str) -> Path:
-        path = self.tmp / f"{prefix}-{uuid.uuid4().hex[:12]}"
+        path = self.tmp / f"{prefix}-{os.urandom(6).hex()}"
         path.mkdir(parents=True)
         return path
 
     def commit_layer(self, diff_dir: Path) -> tuple[str, int]:
         """Store the overlay-form ``diff_dir`` as a layer; the directory is moved into the store."""
-        tmp_blob = self.tmp / f"layer-{uuid.uuid4().hex}.tar"
+        from .layers import write_layer_tar  # here: tarfile is not for a container's start
+        tmp_blob = self.tmp / f"layer-{os.urandom(16).hex()}.tar"
         with open(tmp_blob, "wb") as raw:
             writer = digests.HashingWriter(raw)
             write_layer_tar(diff_dir, writer)
@@ -132,6 +130,7 @@ class ImageStore:
         """Move the uncompressed layer tar ``blob`` (already checked to have ``digest``, and
         on the state directory's filesystem) into the store, unpacked into the overlay form
         too; a layer already stored is kept as it is."""
+        from .unpack import unpack_layer
         target = self.layer_dir(digest)
         if target.is_dir() and self.blob_path(digest).exists():
             return

@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import platform
 import signal
 from pathlib import Path
 
@@ -142,7 +141,7 @@ def kernel_problem() -> str | None:
         return "the kernel has no user namespaces (/proc/sys/user/max_user_namespaces is missing)"
     if enabled == 0:
         return "user namespaces are turned off (user.max_user_namespaces is 0)"
-    release = platform.release()
+    release = os.uname().release
     try:
         version = tuple(int(part) for part in release.split("-")[0].split(".")[:2])
     except ValueError:
@@ -188,7 +187,7 @@ def problem(run_dir: Path, host_id: int, size: int, fresh: bool = False) -> str 
     if not fresh:
         try:
             kept = json.loads(cache.read_text())
-            if kept["kernel"] == platform.release():
+            if kept["kernel"] == os.uname().release:
                 return kept["problem"]
         except (OSError, ValueError, KeyError):
             pass
@@ -197,5 +196,5 @@ def problem(run_dir: Path, host_id: int, size: int, fresh: bool = False) -> str 
         found = None
     except MissingKernelFeature as exc:
         found = exc.message
-    write_atomic(cache, json.dumps({"kernel": platform.release(), "problem": found}))
+    write_atomic(cache, json.dumps({"kernel": os.uname().release, "problem": found}))
     return found

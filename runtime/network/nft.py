@@ -10,8 +10,11 @@ teams apart, and holds containers in when outbound traffic is off.
 """
 from __future__ import annotations
 
-import hashlib
+import errno
 import json
+import os
+import socket
+import struct
 import subprocess
 from pathlib import Path
 
@@ -80,20 +83,20 @@ def _forward_rules(config: RuntimeConfig) -> list[str]:
 
 def ensure_ruleset(config: RuntimeConfig, *bridges: str) -> None:
     """The table, and ``bridges`` in its sets, in one run of nft. Skipped when the table is
-    there as the last run wrote it (a stamp in the run directory): writing it costs a start
-    20 ms, listing it 4. A table removed (``nft flush ruleset``, a reboot) is written again."""
+    there as the last run wrote it (a stamp in the run directory holds the script): writing
+    it costs a start 20 ms, asking the kernel whether it is there a tenth of a millisecond.
+    A table removed (``nft flush ruleset``, a reboot) is written again."""
     script = base_ruleset(config) + "".join(_bridge_elements(config, b) for b in bridges)
     stamp = _stamp(config)
-    digest = hashlib.sha256(script.encode()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest and table_exists(config):
+    if stamp.exists() and stamp.read_text() == script and table_exists(config):
         return
     _nft(script, f"set up nftables table {config.nft_table}")
     stamp.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(stamp, digest)
+    write_atomic(stamp, script)
 
 
 def _stamp(config: RuntimeConfig) -> Path:
-    return config.run_dir / f"nft-{config.nft_table}.sha256"
+    return config.run_dir / f"nft-{config.nft_table}.script"
 
 
 def add_bridge(config: RuntimeConfig, bridge: str) -> None:
@@ -190,6 +193,34 @@ def remove_table(config: RuntimeConfig) -> None:
     subprocess.run(["nft", "delete", "table", "ip", config.nft_table], capture_output=True, timeout=30)
 
 
+# nfnetlink: a GETTABLE request of the nftables subsystem, answered by the table or ENOENT.
+_NETLINK_NETFILTER, _NFT_MSG_GETTABLE, _NFT_MSG_NEWTABLE = 12, (10 << 8) | 1, (10 << 8) | 0
+_NLMSG_ERROR, _NLM_F_REQUEST, _NLM_F_ACK = 2, 1, 4
+_NFPROTO_IPV4, _NFTA_TABLE_NAME = 2, 1
+
+
 def table_exists(config: RuntimeConfig) -> bool:
-    proc = subprocess.run(["nft", "list", "table", "ip", config.nft_table], capture_output=True, timeout=30)
-    return proc.returncode == 0
+    """Whether this runtime's table is in the kernel, asked over netlink (a run of
+    ``nft list table`` would cost a start 3 ms)."""
+    name = config.nft_table.encode() + b"\0"
+    attribute = struct.pack("=HH", 4 + len(name), _NFTA_TABLE_NAME) + name
+    attribute += b"\0" * (-len(attribute) % 4)
+    body = struct.pack("=BBH", _NFPROTO_IPV4, 0, 0) + attribute  # nfgenmsg: family, version, resource id
+    request = struct.pack("=IHHII", 16 + len(body), _NFT_MSG_GETTABLE, _NLM_F_REQUEST | _NLM_F_ACK, 1, 0) + body
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_NETFILTER) as sock:
+        sock.settimeout(5)
+        sock.send(request)
+        while True:
+            reply = sock.recv(65536)
+            offset = 0
+            while offset + 16 <= len(reply):
+                length, kind = struct.unpack_from("=IH", reply, offset)
+                if kind == _NFT_MSG_NEWTABLE:
+                    return True
+                if kind == _NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", reply, offset + 16)[0]
+                    if code in (0, errno.ENOENT):
+                        return False  # the acknowledgement with no table before it, or no table
+                    raise OCIRuntimeError(f"unable to ask for nftables table {config.nft_table}: "
+                                          f"{os.strerror(code)}")
+                offset += max(16, (length + 3) & ~3)
