@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from webui.containers import actions as container_actions
 from webui.containers.models import Container
-from webui.core.access import can_write, teams_of, visible
+from webui.core.access import can_write, team_of_user, teams_of, visible
 from webui.core.errors import UserError
 from webui.hosts.models import Host
 from webui.images import actions as image_actions
@@ -82,6 +82,9 @@ class AppViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
                                "JSON), context (an archive file, in multipart), and the app's settings.")
     def create(self, request):
         data, files = _form_data(request)
+        team = team_of_user(request.user, data.get("team"))
+        if team is not None:  # a viewer's team: 403, as their other writes; another team's: the form's 400
+            _writable(request.user, team)
         app = image_actions.create_app(request.user, _checked(AppForm(data, files, user=request.user)))
         return Response(s.AppSerializer(app).data, status=status.HTTP_201_CREATED)
 

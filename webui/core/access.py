@@ -34,6 +34,32 @@ def can_write(user, team) -> bool:
     return writable_teams_of(user).filter(pk=team.pk).exists()
 
 
+def team_of_user(user, team_id):
+    """The team with this ID (as a form or an API body gives it) if ``user`` is in it, else None."""
+    return teams_of(user).filter(id=team_id).first() if str(team_id).isdigit() else None
+
+
+def teams_seen_by(user):
+    """Teams whose members page ``user`` may read: their own, and every team for admins."""
+    if user.is_authenticated and user.is_staff:
+        return Team.objects.all()
+    return teams_of(user)
+
+
+def managed_teams_of(user):
+    """Teams where ``user`` invites, changes roles and reads the audit log: those they own;
+    every team for admins."""
+    if not user.is_authenticated:
+        return Team.objects.none()
+    if user.is_staff:
+        return Team.objects.all()
+    return Team.objects.filter(memberships__user=user, memberships__role=Membership.OWNER)
+
+
+def can_manage(user, team) -> bool:
+    return managed_teams_of(user).filter(pk=team.pk).exists()
+
+
 def teams_seen_by(user):
     """Teams whose members page ``user`` may read: their own, and every team for admins."""
     if user.is_authenticated and user.is_staff:

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from webui.audit.log import record
+from webui.audit.log import record
 from webui.core import live
 from webui.core.access import can_write
 from webui.core.errors import UserError, message_for
@@ -84,6 +85,7 @@ def cancel_build(user, build: Build) -> None:
         raise UserError(f"Build #{build.id} has already {build.status}.")
     transaction.on_commit(lambda: client.cancel_build(build.id))
     record(user, build.app.team, "build.cancel", build)
+    record(user, build.app.team, "build.cancel", build)
     if build.status == contracts.BUILD_QUEUED:
         record_build_event(build.id, {"status": contracts.BUILD_FAILED,
                                       "error": contracts.error("cancelled", f"Cancelled by {user} before it started.")})
@@ -118,10 +120,13 @@ def remove_build_image(user, build: Build) -> None:
     image_id, name, host = build.image_id, build.image, build.host.name
     transaction.on_commit(lambda: client.queue_remove_image(host, build.id, image_id, name))
     record(user, build.app.team, "image.remove", build, image=name)
+    record(user, build.app.team, "image.remove", build, image=name)
 
 
 def prune_team_images(user, team) -> int:
     """Remove every image of the team but each app's current one; the number asked for."""
+    if not can_write(user, team):  # checked first: with nothing to prune, no removal would check it
+        raise UserError("Viewers cannot remove images.")
     older = [build for build, is_current in team_images(team) if not is_current]
     for build in older:
         remove_build_image(user, build)
