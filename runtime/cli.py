@@ -312,7 +312,8 @@ def _add_run(sub) -> None:
     s.add_argument("-m", "--memory", default="256m")
     s.add_argument("--cpus", type=float, default=None)
     s.add_argument("--pids-limit", type=int, default=1024)
-    s.add_argument("--network", default="bridge", choices=["bridge", "none"])
+    s.add_argument("--network", default="bridge", choices=["bridge", "none", "host"],
+                   help="bridge (the default or --team network), none (loopback only), or host (the host's)")
     _add_limit_options(s)
     s.add_argument("--init", action="store_true", help="run an init as PID 1 that forwards signals")
     s.add_argument("-v", "--volume", action="append", default=[], metavar="NAME:/PATH[:ro]",

@@ -11,8 +11,9 @@ from .spec import BindFile
 _FALLBACK_DNS = ("9.9.9.9", "1.1.1.1")
 
 
-def host_nameservers(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
-    """The host's nameservers, minus loopback ones a container cannot reach."""
+def host_nameservers(resolv_conf: Path = Path("/etc/resolv.conf"), with_loopback: bool = False) -> list[str]:
+    """The host's nameservers, minus loopback ones a container cannot reach (unless it shares
+    the host's network, loopback included: ``with_loopback``)."""
     servers = []
     try:
         text = resolv_conf.read_text()
@@ -22,14 +23,15 @@ def host_nameservers(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
         parts = line.split()
         if len(parts) >= 2 and parts[0] == "nameserver":
             try:
-                if not ipaddress.ip_address(parts[1]).is_loopback:
+                if with_loopback or not ipaddress.ip_address(parts[1]).is_loopback:
                     servers.append(parts[1])
             except ValueError:
                 continue
     return servers
 
 
-def write_etc_files(bundle: Path, hostname: str, ip: str | None, dns: list[str]) -> tuple[BindFile, ...]:
+def write_etc_files(bundle: Path, hostname: str, ip: str | None, dns: list[str],
+                    host_network: bool = False) -> tuple[BindFile, ...]:
     etc = bundle / "etc"
     etc.mkdir(exist_ok=True)
     (etc / "hostname").write_text(hostname + "\n")
@@ -37,7 +39,7 @@ def write_etc_files(bundle: Path, hostname: str, ip: str | None, dns: list[str])
     if ip:
         hosts += f"{ip}\t{hostname}\n"
     (etc / "hosts").write_text(hosts)
-    servers = dns or host_nameservers() or list(_FALLBACK_DNS)
+    servers = dns or host_nameservers(with_loopback=host_network) or list(_FALLBACK_DNS)
     (etc / "resolv.conf").write_text("".join(f"nameserver {s}\n" for s in servers))
     return tuple(BindFile(str(etc / name), f"/etc/{name}", readonly=False)
                  for name in ("hostname", "hosts", "resolv.conf"))

@@ -174,7 +174,8 @@ class Containers:
         net = provider.setup(self.config, record.id, req.network, list(req.ports), req.team, _rates(req), ns)
         record.network = net.to_dict()
         record.save(bundle)
-        binds = etcfiles.write_etc_files(bundle, record.hostname, net.ip, list(self.config.dns_servers))
+        binds = etcfiles.write_etc_files(bundle, record.hostname, net.ip, list(self.config.dns_servers),
+                                         host_network=net.mode == "host")
         binds += self.volumes.binds(req.volumes, root_uid=ids[0] if ids else None)
         args = draft.process.args
         if req.init:
@@ -182,7 +183,8 @@ class Containers:
             args = (INIT_PATH, "--") + args
         process = specs.ProcessSpec(**{**draft.process.__dict__, "args": args, "uid": uid, "gid": gid})
         full = specs.ContainerSpec(**{**draft.__dict__, "rootfs": str(rootfs.merged), "process": process,
-                                      "netns_path": net.netns_path, "binds": binds,
+                                      "netns_path": net.netns_path, "host_network": net.mode == "host",
+                                      "binds": binds,
                                       "userns_path": str(ns) if ns else None, "userns_range": ids})
         write_atomic(bundle / "config.json", json.dumps(specs.make_spec(full), indent=1))
         monitor.launch(self.config, record.id, bundle, record.log_size_max or self.config.log_size_max, record.runs)

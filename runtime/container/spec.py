@@ -69,6 +69,7 @@ class ContainerSpec:
     pids_limit: int
     cpus: float | None = None
     netns_path: str | None = None  # None: a new namespace with only loopback
+    host_network: bool = False  # in the host's network namespace: none of its own
     binds: tuple[BindFile, ...] = field(default=())
     cpuset_cpus: str = ""  # "" runs on every CPU
     memory_swap: int | None = None  # memory plus swap, as `--memory-swap`; -1 for no swap limit
@@ -124,6 +125,8 @@ def validate(spec: ContainerSpec) -> None:
     _check_process(spec.process)
     if (spec.userns_path is None) != (spec.userns_range is None):
         raise InvalidSpec("a user namespace needs both its path and its id range")
+    if spec.host_network and spec.netns_path:
+        raise InvalidSpec("a container in the host's network namespace joins no other one")
     for bind in spec.binds:
         if not bind.destination.startswith("/"):
             raise InvalidSpec(f"bind mount destination {bind.destination!r} must be absolute")
@@ -148,7 +151,7 @@ def _mounts(spec: ContainerSpec) -> list[dict]:
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
          "options": nosuid_noexec + ["mode=1777", "size=65536k"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": nosuid_noexec},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": nosuid_noexec + ["ro"]},
+        _sys_mount(spec, nosuid_noexec + ["ro"]),
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
          "options": nosuid_noexec + ["relatime", "ro"]},
     ]
@@ -157,6 +160,15 @@ def _mounts(spec: ContainerSpec) -> list[dict]:
         mounts.append({"destination": bind.destination, "type": "bind", "source": bind.source,
                        "options": options})
     return mounts
+
+
+def _sys_mount(spec: ContainerSpec, options: list[str]) -> dict:
+    """A new sysfs; but the host's own, bound, for a container in a user namespace and the host's
+    network namespace: the kernel lets only the network namespace's owner mount a sysfs of it
+    (as rootless Podman does with --network host). Read-only either way, masked paths masked."""
+    if spec.host_network and spec.userns_path:
+        return {"destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind", "rprivate"] + options}
+    return {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": options}
 
 
 def _resources(spec: ContainerSpec) -> dict:
@@ -198,8 +210,8 @@ def _namespaces(spec: ContainerSpec) -> list[dict]:
     network = {"type": "network"}
     if spec.netns_path:
         network["path"] = spec.netns_path
-    namespaces = [{"type": "pid"}, network, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"},
-                  {"type": "cgroup"}]
+    namespaces = [{"type": "pid"}, *([] if spec.host_network else [network]), {"type": "ipc"}, {"type": "uts"},
+                  {"type": "mount"}, {"type": "cgroup"}]
     if spec.userns_path:
         namespaces.append({"type": "user", "path": spec.userns_path})
     return namespaces

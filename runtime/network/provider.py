@@ -12,7 +12,9 @@ from . import links, networks, nft, tc
 from .networks import Network
 from .ports import PortMapping, check_allowed, check_free, check_unique
 
-MODES = ("bridge", "none")
+# bridge: its team's network; none: only loopback; host: the host's own network namespace
+# (for admins: nothing keeps such a container off the host's services or other teams).
+MODES = ("bridge", "none", "host")
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,12 @@ def check_request(config: RuntimeConfig, mode: str, ports: list[PortMapping], te
         raise InvalidSpec(f"network mode {mode!r} is not one of {', '.join(MODES)}")
     if mode == "none" and ports:
         raise InvalidSpec("ports cannot be published with network mode none")
-    if mode == "none" and rates.limited:
-        raise InvalidSpec("network rate limits need network mode bridge")
+    if mode == "host" and ports:
+        raise InvalidSpec("ports cannot be published with network mode host: the container listens "
+                          "on the host's own ports (a port published there would mean nothing)")
+    if mode != "bridge" and rates.limited:
+        raise InvalidSpec(f"network rate limits need network mode bridge (not {mode}): they are set on "
+                          "the container's own link")
     check_unique(ports)
     check_allowed(ports, config.port_range)
     networks.check_team(team)
@@ -59,8 +65,8 @@ def setup(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], 
           rates: tc.Rates = tc.Rates(), userns: Path | None = None) -> NetworkInfo:
     """The container's network; its namespace owned by ``userns``, the container's, if given."""
     check_request(config, mode, ports, team, rates)
-    if mode == "none":
-        return NetworkInfo("none")
+    if mode in ("none", "host"):
+        return NetworkInfo(mode)  # none: the runtime's new namespace; host: no namespace of its own
     ensure_host(config)
     # Check and publish under one lock, so two containers cannot both take a port, and
     # a team's network is not removed while a container joins it.

@@ -93,6 +93,9 @@ class AppSettingsRequestSerializer(RunSettingsRequestSerializer):
                      "(admins).")
     host_labels = serializers.DictField(child=serializers.CharField(), required=False,
                                         help_text='Labels a host must carry to run it, e.g. {"disk": "ssd"}.')
+    network_mode = serializers.ChoiceField(["bridge", "none", "host"], required=False,
+                                           help_text="bridge (its team's network, the default), none (loopback "
+                                                     "only) or host (the host's own network: admins only).")
 
 
 class AppCreateRequestSerializer(AppSettingsRequestSerializer):

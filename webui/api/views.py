@@ -96,7 +96,8 @@ class AppViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
         _writable(request.user, app.team)
         body = _body(request, AppSettingsForm.base_fields, "An app's settings are")
         data = (AppSettingsForm.values_of(app) if partial else {}) | body
-        form = AppSettingsForm(data, team=app.team, user=request.user, kept_volumes=tuple(app.volumes))
+        form = AppSettingsForm(data, team=app.team, user=request.user, kept_volumes=tuple(app.volumes),
+                               kept_network_mode=app.network_mode)
         app = image_actions.update_app(request.user, app, _checked(form))
         return Response(s.AppSerializer(app).data)
 

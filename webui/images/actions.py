@@ -39,7 +39,8 @@ def update_app(user, app: App, data: dict) -> App:
 
 
 # The run settings the forms offer besides ports, memory and CPU; a form without one keeps the app's.
-RUN_LIMITS = ("pids_limit", "cpuset_cpus", "network_in_mb", "network_out_mb", "volumes", "env", "host_labels")
+RUN_LIMITS = ("pids_limit", "cpuset_cpus", "network_in_mb", "network_out_mb", "volumes", "env", "host_labels",
+              "network_mode")
 
 
 def _set_run_limits(app: App, data: dict) -> None:

@@ -50,6 +50,11 @@ class BuildOptionsForm(forms.Form):
         return parse_build_args(self.cleaned_data.get("build_args", ""))
 
 
+# The runtime's network modes (runtime/network/provider.py); host is for admins only.
+NETWORK_MODES = [("bridge", "bridge: its team's network"), ("none", "none: loopback only"),
+                 ("host", "host: the host's own network (admins only)")]
+
+
 class _AppSettingsFields(RunSettingsForm):
     """Every setting of how an app runs: what a run may set for itself, and the rest."""
 
@@ -59,6 +64,10 @@ class _AppSettingsFields(RunSettingsForm):
                                      help_text="What the container may receive per second; empty: no limit.")
     network_out_mb = forms.FloatField(label="Upload limit (MB/s)", required=False, min_value=0.01, max_value=4000,
                                       help_text="What the container may send per second; empty: no limit.")
+    network_mode = forms.ChoiceField(label="Network", choices=NETWORK_MODES, initial="bridge", required=False,
+                                     help_text="bridge reaches the team's containers and, unless the host forbids "
+                                               "it, the outside; none has only loopback; host shares the host's "
+                                               "network, its services included (admins only).")
     volumes = LinesField(mounts.parse, label="Volumes",
                          help_text="One NAME:/PATH a line (NAME:/PATH:ro for read-only), NAME one of the "
                                    "team's volumes; admins may mount a host path, /HOST/PATH:/PATH.")
@@ -66,8 +75,11 @@ class _AppSettingsFields(RunSettingsForm):
                               help_text="One key=value a line: it runs only on hosts with these labels, "
                                         "e.g. disk=ssd.")
 
-    field_order = ["ports", "memory_mb", "cpus", "restart_policy", "pids_limit", "cpuset_cpus", "network_in_mb",
-                   "network_out_mb", "volumes", "env"]
+    field_order = ["ports", "memory_mb", "cpus", "restart_policy", "pids_limit", "cpuset_cpus", "network_mode",
+                   "network_in_mb", "network_out_mb", "volumes", "env"]
+
+    def clean_network_mode(self) -> str:
+        return self.cleaned_data.get("network_mode") or "bridge"  # left out of an API PUT: the default
 
 
 class AppForm(_AppSettingsFields):
@@ -100,6 +112,7 @@ class AppForm(_AppSettingsFields):
         team = data.get("team")
         check_quota_fits(self, team, data)
         check_volumes_allowed(self, team, self.user, data)
+        check_network_mode(self, self.user, data)
         if team and data.get("name") and team.apps.filter(name=data["name"]).exists():
             self.add_error("name", f"The team already has an app named “{data['name']}”.")
         return data
@@ -108,9 +121,11 @@ class AppForm(_AppSettingsFields):
 class AppSettingsForm(_AppSettingsFields):
     """What can change on an app without a new upload: how it runs."""
 
-    def __init__(self, *args, team, user, kept_volumes: tuple[str, ...] = (), **kwargs):
+    def __init__(self, *args, team, user, kept_volumes: tuple[str, ...] = (), kept_network_mode: str = "bridge",
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.team, self.user, self.kept_volumes = team, user, kept_volumes
+        self.kept_network_mode = kept_network_mode
 
     @classmethod
     def values_of(cls, app) -> dict:
@@ -122,6 +137,7 @@ class AppSettingsForm(_AppSettingsFields):
         data = super().clean()
         check_quota_fits(self, self.team, data)
         check_volumes_allowed(self, self.team, self.user, data, self.kept_volumes)
+        check_network_mode(self, self.user, data, self.kept_network_mode)
         return data
 
 
@@ -131,6 +147,22 @@ def check_quota_fits(form: forms.Form, team, data: dict) -> None:
         form.add_error("memory_mb", f"{memory} MB is over the team's memory quota of {team.quota.max_memory_mb} MB.")
     if team and cpus and cpus > team.quota.max_cpus:
         form.add_error("cpus", f"{cpus:g} CPUs is over the team's CPU quota of {team.quota.max_cpus:g}.")
+
+
+def check_network_mode(form: forms.Form, user, data: dict, kept: str = "bridge") -> None:
+    """Network mode host for admins only (or kept as an admin set it); ports and rate limits
+    only where the container has a network of its own for them."""
+    mode = data.get("network_mode")
+    if mode == "host" and not user.is_staff and kept != "host":
+        form.add_error("network_mode", "Only admins may choose network mode host: it shares the host's network, "
+                                       "its services included. Choose bridge or none.")
+    if mode in ("host", "none") and data.get("ports"):
+        why = "the container listens on the host's own ports" if mode == "host" else "it has no network"
+        form.add_error("ports", f"Ports cannot be published with network mode {mode}: {why}.")
+    for name in ("network_in_mb", "network_out_mb"):
+        if mode in ("host", "none") and data.get(name):
+            form.add_error(name, f"Rate limits need network mode bridge, not {mode}: they are set on the "
+                                 "container's own link.")
 
 
 def check_volumes_allowed(form: forms.Form, team, user, data: dict, kept: tuple[str, ...] = ()) -> None:

@@ -54,7 +54,7 @@ def _writable_app(request, app_id) -> App:
 def app_settings(request, app_id):
     app = _writable_app_or_404(request, app_id)
     form = AppSettingsForm(request.POST or None, initial=AppSettingsForm.values_of(app), team=app.team,
-                           user=request.user, kept_volumes=tuple(app.volumes))
+                           user=request.user, kept_volumes=tuple(app.volumes), kept_network_mode=app.network_mode)
     if request.method == "POST" and form.is_valid():
         actions.update_app(request.user, app, form.cleaned_data)
         messages.success(request, "Saved: the next run uses these settings.")
