@@ -90,9 +90,10 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": env_str("BERTH_DB_PATH", str(VAR_DIR / "berth.sqlite3")),
         # The web and the control worker write concurrently: wait for locks, and take
-        # the write lock at the start of a transaction instead of failing on upgrade.
+        # the write lock at the start of a transaction instead of failing on upgrade. In WAL
+        # mode synchronous=NORMAL cannot corrupt the database; a power cut may lose the last commits.
         "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
-                    "init_command": "PRAGMA journal_mode=WAL;"},
+                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
     }
 }
 
