@@ -13,7 +13,7 @@ import subprocess
 from ..cgroups import paths as cgroups
 from ..config import RuntimeConfig
 from ..container.runc import Runc
-from ..linux import mounts
+from ..linux import mounts, userns
 from ..network import ipam, links, networks
 
 STEP_PREFIX = "build-"
@@ -37,6 +37,11 @@ def remove_build_leftovers(config: RuntimeConfig) -> list[str]:
             links.remove_endpoint(config, net, ns.removeprefix(f"{config.netns_prefix}-"))
             removed.append(f"network namespace {ns}")
     ipam.release_prefix(net, STEP_PREFIX)
+    userns_dir = config.run_dir / "userns"
+    for name in os.listdir(userns_dir) if userns_dir.exists() else []:
+        if name.startswith(STEP_PREFIX):
+            userns.remove(userns_dir / name)
+            removed.append(f"user namespace {name}")
     for point in mounts.mount_points_under(config.tmp_dir):
         mounts.umount(point)
         removed.append(f"mount {point}")

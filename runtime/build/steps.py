@@ -21,12 +21,14 @@ from ..container.runc import Runc
 from ..errors import Cancelled, DockerfileError, InvalidSpec
 from ..image.layers import is_opaque_dir
 from ..image.store import ImageStore
+from ..linux import userns
 from ..linux.files import secure_join
 from ..network import provider
 from ..rootfs import overlay
 from .context import resolve_in_image
 from .copying import Placement, Source, place_dirs, place_sources
 from .leftovers import STEP_PREFIX
+from .owners import to_container_ids
 
 
 @dataclass(frozen=True)
@@ -104,14 +106,23 @@ class StepRunner:
         self.limits = limits
         self.runc = Runc(config)
         self.deadline = time.monotonic() + limits.timeout_seconds
+        self._userns_ids: tuple[int, int] | None | bool = False  # False: not asked yet
 
-    def _rootfs(self, layers: list[str]) -> overlay.Rootfs:
+    def userns_ids(self) -> tuple[int, int] | None:
+        """(first host id, count) that RUN steps' user namespaces map, as containers' do;
+        None where containers get none (turned off, or refused by this host)."""
+        if self._userns_ids is False:
+            from ..container.manager import userns_problem  # the one probe, kept for this kernel
+            self._userns_ids = None if userns_problem(self.config) else self.config.userns_range
+        return self._userns_ids
+
+    def _rootfs(self, layers: list[str], ns: Path | None = None, root_uid: int = 0) -> overlay.Rootfs:
         base = self.store.new_work_dir("step")
         lowers = self.store.lower_dirs(layers)
         if not lowers:  # FROM scratch: overlayfs needs a lower directory, so an empty one
             (base / "scratch").mkdir()
             lowers = [base / "scratch"]
-        return overlay.assemble(base, lowers)
+        return overlay.assemble(base, lowers, ns, root_uid)
 
     def _finish(self, rootfs: overlay.Rootfs) -> tuple[str, int]:
         overlay.disassemble(rootfs, keep_upper=True)
@@ -127,11 +138,25 @@ class StepRunner:
     # RUN
 
     def run(self, layers: list[str], cmd: RunCommand, on_output) -> tuple[str, int]:
-        rootfs = self._rootfs(layers)
+        """The step's command in a container on its parent layers (in a user namespace where
+        containers get one: its root is not host root); its changes as a new layer."""
+        cid = STEP_PREFIX + uuid.uuid4().hex[:20]
+        ids = self.userns_ids()
+        ns = userns.create(self.config.run_dir / "userns" / cid, *ids) if ids else None
         try:
-            secure_join(rootfs.merged, cmd.workdir).mkdir(parents=True, exist_ok=True)
+            return self._run_in(cid, ns, ids, layers, cmd, on_output)
+        finally:
+            if ns is not None:
+                userns.remove(ns)
+
+    def _run_in(self, cid: str, ns: Path | None, ids: tuple[int, int] | None, layers: list[str], cmd: RunCommand,
+                on_output) -> tuple[str, int]:
+        root_uid = ids[0] if ids else 0
+        rootfs = self._rootfs(layers, ns, root_uid)
+        try:
+            _make_workdir(rootfs.merged, cmd.workdir, root_uid)
             uid, gid = _user(rootfs.merged, cmd.user, cmd.line)
-            code, destinations = self._run_container(rootfs, cmd, uid, gid, on_output)
+            code, destinations = self._run_container(cid, rootfs, cmd, uid, gid, ns, ids, on_output)
         except BaseException:
             self._abandon(rootfs)
             raise
@@ -147,19 +172,24 @@ class StepRunner:
                                   line=cmd.line)
         overlay.disassemble(rootfs, keep_upper=True)
         prune_mountpoints(rootfs.upper, self.store.lower_dirs(layers), destinations)
+        if ids:
+            to_container_ids(rootfs.upper, *ids)
         return self._finish(rootfs)
 
-    def _run_container(self, rootfs, cmd: RunCommand, uid: int, gid: int, on_output) -> tuple[int, list[str]]:
-        cid = STEP_PREFIX + uuid.uuid4().hex[:20]
-        net = provider.setup(self.config, cid, self.limits.network, [])
+    def _run_container(self, cid: str, rootfs, cmd: RunCommand, uid: int, gid: int, ns: Path | None,
+                       ids: tuple[int, int] | None, on_output) -> tuple[int, list[str]]:
+        net = provider.setup(self.config, cid, self.limits.network, [], userns=ns)
         try:
             binds = etcfiles.write_etc_files(rootfs.base, cid[:12], net.ip, list(self.config.dns_servers))
+            for bind in binds if ids else ():
+                os.chown(bind.source, ids[0], ids[0])  # the step's root may write them, as host root could
             spec = specs.make_spec(specs.ContainerSpec(
                 rootfs=str(rootfs.merged), hostname=cid[6:18], cgroup_path=f"{self.config.cgroup_parent}/{cid}",
                 process=specs.ProcessSpec(args=cmd.args, env=cmd.env, cwd=cmd.workdir, uid=uid, gid=gid,
                                           additional_gids=(gid,)),  # as runc gives Docker's: id shows groups=<gid>
                 memory_bytes=self.limits.memory_bytes, pids_limit=self.limits.pids_limit,
-                cpus=self.limits.cpus, netns_path=net.netns_path, binds=binds))
+                cpus=self.limits.cpus, netns_path=net.netns_path, binds=binds,
+                userns_path=str(ns) if ns else None, userns_range=ids))
             (rootfs.base / "config.json").write_text(json.dumps(spec))
             code = self.runc.run_foreground(cid, rootfs.base, on_output,
                                             timeout=max(0.1, self.deadline - time.monotonic()),
@@ -215,6 +245,19 @@ class StepRunner:
             raise DockerfileError(f"COPY --from={request.from_name}: that stage has no files (FROM scratch)",
                                   line=request.line)
         return self._rootfs(list(request.from_layers))
+
+
+def _make_workdir(root: Path, workdir: str, owner: int) -> None:
+    """The step's working directory, made if missing, as root's of the step (host uid ``owner``
+    in a user namespace; its files get root's again with the layer)."""
+    target = secure_join(root, workdir)
+    missing = []
+    while not target.exists() and target != root:
+        missing.append(target)
+        target = target.parent
+    for directory in reversed(missing):
+        directory.mkdir()
+        os.chown(directory, owner, owner)
 
 
 def _owner(root: Path, owner: str, line: int) -> tuple[int, int]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tarfile
 import time
 import uuid
 
 import pytest
 
+from runtime.build.builder import BuildOptions, build
 from runtime.config import RuntimeConfig
 from runtime.container import spec as specs
 from runtime.container.manager import Containers, RunRequest, userns_problem
@@ -128,3 +130,50 @@ def test_containers_take_no_keys_from_the_mapped_uids_quota(manager, runtime_con
     infos = [start(containers, "sleep 600") for _ in range(3)]
     assert all(host_uid_of_init(runtime_config, info.id) == first for info in infos)
     assert _keys_of(first) <= before  # without --no-new-keyring: before + 3
+
+
+# Build steps: RUN runs in a user namespace mapped as containers are; the layer keeps the
+# owners seen inside it, so the image is the same as one built without user namespaces.
+
+STEPS = """FROM busybox
+RUN cat /proc/self/uid_map > /uid_map
+RUN echo made > /made-by-root && touch /setuid && chmod 4755 /setuid && mkdir -p /home/bob \\
+    && echo 'bob:x:1000:1000::/home/bob:/bin/sh' >> /etc/passwd && touch /home/bob/file \\
+    && chown -R bob:1000 /home/bob
+"""
+
+
+def _built(runtime_config, store, tmp_path, config=None) -> tuple[dict[str, tarfile.TarInfo], str]:
+    """Each file of the image's RUN layers (the top one wins), and what /uid_map holds."""
+    image = build(config or runtime_config, store, STEPS, tmp_path, BuildOptions(memory_bytes=64 * MB, no_cache=True),
+                  lambda line: None)
+    entries: dict[str, tarfile.TarInfo] = {}
+    for digest in image.layers[-2:]:
+        with tarfile.open(store.blob_path(digest)) as tar:
+            for info in tar.getmembers():
+                entries[info.name] = info
+                if info.name == "uid_map":
+                    uid_map = tar.extractfile(info).read().decode()
+    return entries, uid_map
+
+
+def test_a_run_step_runs_in_the_containers_user_namespace_mapping(no_leaks, runtime_config, store, tmp_path):
+    _, uid_map = _built(runtime_config, store, tmp_path)
+    first, count = runtime_config.userns_range
+    assert uid_map.split() == ["0", str(first), str(count)]
+
+
+def test_files_of_a_run_step_keep_the_owners_seen_inside_it(no_leaks, runtime_config, store, tmp_path):
+    entries, _ = _built(runtime_config, store, tmp_path)
+    assert (entries["made-by-root"].uid, entries["made-by-root"].gid) == (0, 0)  # not 1000000000
+    assert (entries["uid_map"].uid, entries["etc/passwd"].uid) == (0, 0)
+    assert (entries["home/bob"].uid, entries["home/bob"].gid) == (1000, 1000)
+    assert (entries["home/bob/file"].uid, entries["home/bob/file"].gid) == (1000, 1000)
+    assert entries["setuid"].mode == 0o4755 and entries["setuid"].uid == 0  # the shift back kept its setuid bit
+
+
+def test_without_user_namespaces_a_run_step_is_host_root_and_its_layer_the_same(no_leaks, runtime_config, store,
+                                                                                tmp_path):
+    entries, uid_map = _built(runtime_config, store, tmp_path, dataclasses.replace(runtime_config, userns="off"))
+    assert uid_map.split() == ["0", "0", "4294967295"]
+    assert (entries["home/bob/file"].uid, entries["made-by-root"].uid, entries["setuid"].mode) == (1000, 0, 0o4755)
