@@ -80,11 +80,10 @@ def _bridge_ready(net: Network) -> bool:
     return (address, ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen) == (str(net.gateway), net.subnet.prefixlen)
 
 
-def ensure_bridge(net: Network) -> bool:
-    """Make the network's bridge unless it is up with its address; True if it was already."""
+def ensure_bridge(net: Network) -> None:
     if _bridge_ready(net):
         _bridge_sysctls(net)
-        return True
+        return
     from pyroute2 import IPRoute, NetlinkError
 
     with IPRoute() as ipr:
@@ -98,7 +97,6 @@ def ensure_bridge(net: Network) -> bool:
         _address_bridge(ipr, index, net)
         ipr.link("set", index=index, state="up")
     _bridge_sysctls(net)
-    return False
 
 
 def _bridge_sysctls(net: Network) -> None:

@@ -201,3 +201,10 @@ def test_an_admin_manages_every_team_without_being_in_it(admin, owner, team, vie
     client_for(admin).post(f"/teams/{team.id}/members/{viewer.id}/role/", {"role": "owner"})
     assert Invitation.objects.get(user=dave).invited_by == admin and role_of(viewer, team) == "owner"
     assert role_of(admin, team) is None
+
+
+def test_the_team_page_leads_to_the_members_and_owners_to_the_audit_log(owner, team, viewer):
+    mine = client_for(owner).get(f"/teams/{team.id}/").content.decode()
+    assert f'href="/teams/{team.id}/members/"' in mine and f'href="/teams/{team.id}/audit/"' in mine
+    theirs = client_for(viewer).get(f"/teams/{team.id}/").content.decode()
+    assert f'href="/teams/{team.id}/members/"' in theirs and f'href="/teams/{team.id}/audit/"' not in theirs
