@@ -5,6 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
+from workers.config import BUILD_SLOT_COUNT
 from workers.env import SettingError, env_bool, env_float, env_int, env_list, env_port_range, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -132,6 +133,10 @@ BERTH_DEFAULT_MAX_IMAGE_STORAGE_MB = env_int("BERTH_DEFAULT_MAX_IMAGE_STORAGE_MB
 BERTH_BUILD_MEMORY_MB = env_int("BERTH_BUILD_MEMORY_MB", 1024)
 BERTH_BUILD_CPUS = env_float("BERTH_BUILD_CPUS", 2.0)
 BERTH_BUILD_TIMEOUT_SECONDS = env_int("BERTH_BUILD_TIMEOUT_SECONDS", 1800)
+# Builds at once on one host: the fair queue hands a host no more (the agents read it too).
+BERTH_BUILD_SLOTS = BUILD_SLOT_COUNT
+if BERTH_BUILD_SLOTS < 1:
+    raise SettingError(f"BERTH_BUILD_SLOTS={BERTH_BUILD_SLOTS} would never run a build: give each host 1 or more")
 # Host ports a user may publish; the host agents read the same variable and check again.
 BERTH_PORT_MIN, BERTH_PORT_MAX = env_port_range("BERTH_PORT_RANGE", (1024, 65535))
 for _old in ("BERTH_PORT_MIN", "BERTH_PORT_MAX"):

@@ -186,6 +186,11 @@
     if (el && state.status) { el.textContent = state.status; el.className = "state " + state.status; }
     const error = document.getElementById("error");
     if (error) { error.textContent = state.error || ""; error.classList.toggle("hidden", !state.error); }
+    // A build's place in the fair queue, and a note that the team's images fill their quota.
+    for (const name of ["queue", "notice"]) {
+      const el = document.getElementById(name);
+      if (el && state[name] !== undefined) { el.textContent = state[name]; el.classList.toggle("hidden", !state[name]); }
+    }
     const ip = document.getElementById("ip");
     if (ip && state.ip) ip.textContent = state.ip;
     const exit = document.getElementById("exit");

@@ -78,11 +78,12 @@ User.objects.create_user("bob", password="{bob}")
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, runtime_config, store, redis_server):
+def stack(request, tmp_path_factory, runtime_config, store, redis_server):
+    """A test module's STACK_SETTINGS (BERTH_ variables) apply to every process of its stack."""
     tmp = tmp_path_factory.mktemp("e2e")
     logs = tmp / "logs"
     logs.mkdir()
-    env = _env(tmp, runtime_config)
+    env = {**_env(tmp, runtime_config), **getattr(request.module, "STACK_SETTINGS", {})}
     _manage(env, "migrate", "--noinput")
     _manage(env, "collectstatic", "--noinput")
     _manage(env, "shell", "-c", SEED_USERS)

@@ -122,15 +122,15 @@ def test_run_over_the_memory_quota_is_refused(owner, team, app, build, queue, dj
                              status=contracts.C_RUNNING)
     with django_capture_on_commit_callbacks(execute=True):
         response = _run(owner, app)
-    assert "Quota exceeded: 64 MB more would bring the team to 128 MB of its 100 MB memory quota (64 MB in use)." \
-        in response.content.decode()
+    assert ("Quota exceeded: total memory — the team&#x27;s containers hold 64 MB of its 100 MB; this one asks for "
+            "64 MB more.") in response.content.decode()
     assert Container.objects.count() == 1 and queue.llen("host.test-host") == 0
 
 
 def test_run_over_the_container_count_quota_is_refused(owner, team, app, build, queue):
     team.quota.max_containers = 0
     team.quota.save()
-    assert "Quota exceeded: the team runs 0 of its 0 containers." in _run(owner, app).content.decode()
+    assert "Quota exceeded: running containers — the team runs 0 of its 0 containers." in _run(owner, app).content.decode()
     assert not Container.objects.exists()
 
 
@@ -148,7 +148,7 @@ def test_build_with_no_host_up_is_refused(owner, app):
     client = Client()
     client.force_login(owner)
     response = client.post(f"/apps/{app.id}/build/", follow=True)
-    assert "No worker host is up" in response.content.decode()
+    assert "No host is up to take it: ask an admin to start or uncordon a host agent." in response.content.decode()
     assert not app.builds.exists()
 
 

@@ -1,4 +1,5 @@
-"""A team's page for its members: the live table of its running containers and its history."""
+"""A team's page for its members: its quotas and their use, the live table of its running
+containers and its history."""
 from __future__ import annotations
 
 import time
@@ -8,6 +9,8 @@ from django.shortcuts import get_object_or_404, render
 
 from webui.containers.listing import team_state
 from webui.core.access import teams_of
+
+from . import quotas
 
 # The history charts of a team page: (name in static/js/overview.js, title).
 HISTORY = [("team_cpu", "CPU (sum)"), ("team_mem", "Memory (sum)"), ("team_net", "Network"),
@@ -23,4 +26,5 @@ def team_list(request):
 def team_detail(request, team_id):
     team = get_object_or_404(teams_of(request.user), id=team_id)  # 404 for other teams
     return render(request, "accounts/team_detail.html", {
-        "team": team, "state": team_state(team), "history": HISTORY, "server_ms": int(time.time() * 1000)})
+        "team": team, "state": team_state(team), "history": HISTORY, "server_ms": int(time.time() * 1000),
+        "quota_use": quotas.usage(team)})

@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from . import host_views, team_views, views
+from . import build_queue_views, host_views, quota_views, team_views, views
 
 router = DefaultRouter()
 router.register("apps", views.AppViewSet, basename="api-app")
@@ -16,6 +16,8 @@ router.register("invitations", team_views.InvitationViewSet, basename="api-invit
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("teams/<int:id>/audit/", team_views.TeamAuditView.as_view(), name="api-team-audit"),
+    path("teams/<int:id>/quota/", quota_views.TeamQuotaView.as_view(), name="api-team-quota"),
+    path("builds/<int:id>/queue/", build_queue_views.BuildQueueView.as_view(), name="api-build-queue"),
     path("audit/", team_views.FleetAuditView.as_view(), name="api-audit"),
     path("", include(router.urls)),
 ]

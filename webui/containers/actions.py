@@ -4,9 +4,9 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
+from webui.accounts import quotas
 from webui.audit.log import record
 from webui.core import live
 from webui.core.access import can_write
@@ -23,21 +23,9 @@ _HOLDING = (contracts.C_PENDING, contracts.C_RUNNING)
 
 
 def _check_quota(app: App, container: Container) -> None:
-    """``container``: the one about to start, not saved yet, with the limits it runs with."""
-    quota = app.team.quota
-    holding = Container.objects.filter(app__team=app.team, status__in=_HOLDING)
-    count = holding.count()
-    if count + 1 > quota.max_containers:
-        raise UserError(f"Quota exceeded: the team runs {count} of its {quota.max_containers} containers.")
-    memory = holding.aggregate(total=Sum("memory_mb"))["total"] or 0
-    if memory + container.memory_mb > quota.max_memory_mb:
-        raise UserError(f"Quota exceeded: {container.memory_mb} MB more would bring the team to "
-                        f"{memory + container.memory_mb} MB of its {quota.max_memory_mb} MB memory quota "
-                        f"({memory} MB in use).")
-    cpus = sum(c.cpus or 0 for c in holding) + (container.cpus or 0)
-    if cpus > quota.max_cpus:
-        raise UserError(f"Quota exceeded: {container.cpus} CPUs more would bring the team to {cpus:g} of its "
-                        f"{quota.max_cpus:g} CPUs.")
+    """``container``: the one about to start, not saved yet, with the limits it runs with.
+    The team's quota row stays locked until the caller's transaction ends."""
+    quotas.check_run(app.team, quotas.locked(app.team), container)
 
 
 def _host_port(mapping: str) -> str:

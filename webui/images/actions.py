@@ -1,18 +1,20 @@
 """Writes on apps and builds. Views, tasks and tests all go through these."""
 from __future__ import annotations
 
-from django.conf import settings
+from functools import partial
+
 from django.db import transaction
 from django.utils import timezone
 
-from webui.audit.log import record
+from webui.accounts import quotas
 from webui.audit.log import record
 from webui.core import live
 from webui.core.access import can_write
 from webui.core.errors import UserError, message_for
-from webui.hosts.actions import pick_host
+from webui.hosts import placement
 from workers import client, contracts
 
+from . import build_queue
 from .models import App, Build
 
 
@@ -79,13 +81,13 @@ def _record_image(build: Build, event: dict) -> None:
 
 def cancel_build(user, build: Build) -> None:
     """Stop a queued or running build: its agent kills the running step and keeps nothing.
-    A queued build ends at once, so it does not wait for a host to pick it up to say so."""
+    A queued build ends at once and leaves the queue (its slot freed, if a host had it but
+    had not started it yet), so it does not wait for a host to pick it up to say so."""
     if not can_write(user, build.app.team):
         raise UserError("Viewers cannot cancel builds.")
     if build.done:
         raise UserError(f"Build #{build.id} has already {build.status}.")
     transaction.on_commit(lambda: client.cancel_build(build.id))
-    record(user, build.app.team, "build.cancel", build)
     record(user, build.app.team, "build.cancel", build)
     if build.status == contracts.BUILD_QUEUED:
         record_build_event(build.id, {"status": contracts.BUILD_FAILED,
@@ -121,7 +123,6 @@ def remove_build_image(user, build: Build) -> None:
     image_id, name, host = build.image_id, build.image, build.host.name
     transaction.on_commit(lambda: client.queue_remove_image(host, build.id, image_id, name))
     record(user, build.app.team, "image.remove", build, image=name)
-    record(user, build.app.team, "image.remove", build, image=name)
 
 
 def prune_team_images(user, team) -> int:
@@ -135,36 +136,23 @@ def prune_team_images(user, team) -> int:
     return len(older)
 
 
-def build_limits(team) -> tuple[int, float]:
-    """A build's memory (MB) and CPUs: the host-wide build limits, never more than the team's quota."""
-    quota = team.quota
-    return min(settings.BERTH_BUILD_MEMORY_MB, quota.max_memory_mb), min(settings.BERTH_BUILD_CPUS, quota.max_cpus)
-
-
 def start_build(user, app: App, build_args: dict | None = None, target: str = "", no_cache: bool = False) -> Build:
-    host = pick_host()
-    if host is None:
-        raise UserError("No worker host is up: start a host agent (make run starts one) and try again.")
+    """Queue a build: the fair queue hands it to a host once one has a free build slot."""
+    memory_mb, cpus = build_queue.build_limits(app.team)
+    # No host that could ever take it (none up, none with the app's labels): it would wait for nothing.
+    placement.place(app.team, memory_mb, cpus, app.host_labels)
     with transaction.atomic():
+        quota = quotas.locked(app.team)
         active = app.builds.filter(status__in=(contracts.BUILD_QUEUED, contracts.BUILD_RUNNING)).first()
         if active:
             raise UserError(f"Build #{active.id} of this app is still {active.status}: wait for it to finish.")
-        build = Build.objects.create(app=app, host=host, created_by=user, build_args=build_args or {},
-                                     target=target, no_cache=no_cache)
-        memory_mb, cpus = build_limits(app.team)
-        job = contracts.build_job(build.id, app.dockerfile, app.image_name, memory_mb * 1024 * 1024, cpus,
-                                  bool(app.context), settings.BERTH_BUILD_TIMEOUT_SECONDS, build.build_args, target,
-                                  no_cache)
-        transaction.on_commit(lambda: _queue(build, job))
+        quotas.check_build(app.team, quota)
+        build = Build.objects.create(app=app, created_by=user, build_args=build_args or {}, target=target,
+                                     no_cache=no_cache)
+    build_queue.dispatch(queue_changed=True)
+    build.refresh_from_db()
     record(user, app.team, "build.start", build, no_cache=no_cache, target=target)
     return build
-
-
-def _queue(build: Build, job: dict) -> None:
-    if build.app.context:
-        with build.app.context.open("rb") as f:
-            client.put_context(build.id, f.read())
-    client.queue_build(build.host.name, job)
 
 
 @transaction.atomic
@@ -175,6 +163,7 @@ def record_build_event(build_id: int, event: dict) -> Build | None:
     new = event.get("status", build.status)
     if not contracts.can_move(contracts.BUILD_TRANSITIONS, build.status, new):
         return build  # a late or repeated event: the build has moved on
+    ended = new != build.status and new in (contracts.BUILD_SUCCEEDED, contracts.BUILD_FAILED)
     build.status = new
     if "image" in event:
         build.image, build.image_id = event["image"] or "", event.get("image_id", "")
@@ -186,6 +175,8 @@ def record_build_event(build_id: int, event: dict) -> Build | None:
         build.seconds = event.get("seconds")
     if build.done:
         build.finished = timezone.now()
+    if ended:  # its slot is free, and the builds waiting move up
+        transaction.on_commit(partial(build_queue.dispatch, queue_changed=True))
     build.save()
-    live.notify("build", build.id, {"status": build.status, "error": build.error})
+    live.notify("build", build.id, build_queue.page_state(build))
     return build

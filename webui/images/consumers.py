@@ -2,6 +2,7 @@ from webui.core.access import visible
 from webui.core.consumers import StreamConsumer
 from workers import streams
 
+from . import build_queue
 from .models import Build
 
 
@@ -18,5 +19,4 @@ class BuildConsumer(StreamConsumer):
         return {"log": streams.build_log(self.object_id())}
 
     def load_state(self) -> dict:
-        build = Build.objects.get(id=self.object_id())
-        return {"status": build.status, "error": build.error}
+        return build_queue.page_state(Build.objects.select_related("app__team", "host").get(id=self.object_id()))

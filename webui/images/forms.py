@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import RegexValidator
 
+from webui.accounts import quotas
 from webui.core.access import writable_teams_of
 from webui.volumes import mounts
 
@@ -142,11 +143,16 @@ class AppSettingsForm(_AppSettingsFields):
 
 
 def check_quota_fits(form: forms.Form, team, data: dict) -> None:
-    memory, cpus = data.get("memory_mb"), data.get("cpus")
-    if team and memory and memory > team.quota.max_memory_mb:
-        form.add_error("memory_mb", f"{memory} MB is over the team's memory quota of {team.quota.max_memory_mb} MB.")
-    if team and cpus and cpus > team.quota.max_cpus:
-        form.add_error("cpus", f"{cpus:g} CPUs is over the team's CPU quota of {team.quota.max_cpus:g}.")
+    if not team:
+        return
+    quota, memory, cpus = quotas.quota_of(team), data.get("memory_mb"), data.get("cpus")
+    if memory and memory > quota.max_memory_mb:
+        form.add_error("memory_mb", f"{memory} MB is over the team's memory quota of {quota.max_memory_mb} MB.")
+    if cpus and cpus > quota.max_cpus:
+        form.add_error("cpus", f"{cpus:g} CPUs is over the team's CPU quota of {quota.max_cpus:g}.")
+    outside = quotas.ports_outside(quota, data.get("ports") or [])
+    if outside:
+        form.add_error("ports", quotas.port_refusal(quota, outside[0]))
 
 
 def check_network_mode(form: forms.Form, user, data: dict, kept: str = "bridge") -> None:

@@ -11,7 +11,7 @@ from webui.core.access import can_write, get_visible_or_404, visible
 from webui.core.errors import UserError
 from workers import streams
 
-from . import actions
+from . import actions, build_queue
 from .forms import AppForm, AppSettingsForm, BuildOptionsForm
 from .models import App, Build
 
@@ -118,7 +118,8 @@ def build_detail(request, build_id):
     build = get_visible_or_404(Build.objects.select_related("app", "host"), request.user, "app__team",
                                id=build_id)
     return render(request, "images/build_detail.html", {
-        "build": build, "app": build.app, "initial_log": build.log if build.done else "",
+        "build": build, "app": build.app, "state": build_queue.page_state(build),
+        "initial_log": build.log if build.done else "",
         "download_url": reverse("build_log", args=[build.id]), "can_write": can_write(request.user, build.app.team)})
 
 

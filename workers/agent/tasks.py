@@ -22,10 +22,15 @@ from .context import CONTAINER_LABEL, context
 from . import sharing, terminal
 from .recovery import abandoned, in_progress, run_in_progress
 from .cancelling import watch_cancel
+from .capacity import MemoryLedger
 from .image_tasks import image_info
 from .settings import registries
 
 BUILD_SLOTS = threading.BoundedSemaphore(BUILD_SLOT_COUNT)
+# How long a build waits for a slot the web thought free: the one before it may still be
+# releasing its slot after reporting its end. Longer, and web and agent disagree on the count.
+SLOT_WAIT_SECONDS = 60
+MEMORY = MemoryLedger()
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +67,29 @@ class BuildLog:
         return "\n".join(self.lines)[-1_000_000:]
 
 
-@app.task(name=contracts.AGENT_BUILD, bind=True, max_retries=None)
-def build(self, job: dict) -> None:
-    # Builds may take long: they get a few of the worker's threads, never all of them,
-    # so runs, stops and removes stay prompt. A build without a slot waits in the queue.
-    if not BUILD_SLOTS.acquire(blocking=False):
-        raise self.retry(countdown=2)
+@app.task(name=contracts.AGENT_BUILD)
+def build(job: dict) -> None:
+    # Builds may take long: they get a few of the worker's threads, never all of them, so
+    # runs, stops and removes stay prompt. The web's fair queue sends a host a build only
+    # when it has a free slot; the semaphore stays as a safety.
+    if not BUILD_SLOTS.acquire(timeout=SLOT_WAIT_SECONDS):
+        _fail_without_slot(context(), job["build_id"])
+        return
     try:
         with in_progress(context(), job["build_id"]):
             _build(context(), job)
     finally:
         BUILD_SLOTS.release()
+
+
+def _fail_without_slot(ctx, build_id: int) -> None:
+    error = contracts.error("no_slot", f"Host {ctx.host} had no free build slot for {SLOT_WAIT_SECONDS} s: the web "
+                            "and this agent disagree on BERTH_BUILD_SLOTS. Build again.")
+    output = BuildLog(ctx, build_id)
+    output(f"ERROR: {error['message']}")
+    output.end(contracts.BUILD_FAILED)
+    ctx.report(contracts.CONTROL_BUILD_EVENT, build_id, {"status": contracts.BUILD_FAILED, "error": error,
+                                                         "log": output.text})
 
 
 def _build(ctx, job: dict) -> None:
@@ -131,7 +148,8 @@ def _run(ctx, job: dict) -> None:
             **_run_options(job),
             name=job.get("name", ""), init=job.get("init", False), labels=((CONTAINER_LABEL, str(cid)),),
             restart=job.get("restart", "no"))
-        info = ctx.containers.run(req)
+        with MEMORY.reserve(ctx.host, ctx.containers, req.id, req.memory_bytes):
+            info = ctx.containers.run(req)
     except Exception as exc:  # reported to the user as a failed container
         ctx.report(contracts.CONTROL_CONTAINER_EVENT, cid, {"status": contracts.C_FAILED, "error": _error_of(exc)})
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 from webui.containers.actions import record_container_event
 from webui.history.actions import record_stats_minute
 from webui.hosts.actions import record_heartbeat
+from webui.images import build_queue
 from webui.images.actions import record_build_event
 from webui.volumes.actions import record_volume_event
 
@@ -14,6 +15,7 @@ from ..celery_app import app
 @app.task(name=contracts.CONTROL_HEARTBEAT)
 def heartbeat(info: dict) -> None:
     record_heartbeat(info)
+    build_queue.dispatch()  # a host new or back may have free build slots
 
 
 @app.task(name=contracts.CONTROL_BUILD_EVENT)
