@@ -43,6 +43,7 @@ def last_entry() -> AuditEntry:
 def entry_of(user, action: str) -> tuple:
     entry = last_entry()
     assert entry.action == action
+    assert AuditEntry.objects.filter(action=action).count() == 1, f"{action} was recorded more than once"
     return entry.username, entry.team, entry.object_type, entry.object_id, entry.object_name, entry.details
 
 

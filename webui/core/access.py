@@ -58,24 +58,3 @@ def managed_teams_of(user):
 
 def can_manage(user, team) -> bool:
     return managed_teams_of(user).filter(pk=team.pk).exists()
-
-
-def teams_seen_by(user):
-    """Teams whose members page ``user`` may read: their own, and every team for admins."""
-    if user.is_authenticated and user.is_staff:
-        return Team.objects.all()
-    return teams_of(user)
-
-
-def managed_teams_of(user):
-    """Teams where ``user`` invites, changes roles and reads the audit log: those they own;
-    every team for admins."""
-    if not user.is_authenticated:
-        return Team.objects.none()
-    if user.is_staff:
-        return Team.objects.all()
-    return Team.objects.filter(memberships__user=user, memberships__role=Membership.OWNER)
-
-
-def can_manage(user, team) -> bool:
-    return managed_teams_of(user).filter(pk=team.pk).exists()
