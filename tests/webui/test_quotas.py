@@ -247,3 +247,17 @@ def test_a_team_made_without_a_quota_gets_the_defaults_for_new_teams(owner, sett
     assert limits["running containers"] == 3 and limits["concurrent builds"] == 4
     assert limits["host port range"] == [settings.BERTH_PORT_MIN, settings.BERTH_PORT_MAX]
     assert Quota.objects.get(team=team).max_containers == 3
+
+
+def test_the_team_pages_quota_in_the_admin_checks_the_range_too(admin_client, owner, team):
+    membership, before = team.memberships.get(), (team.quota.port_min, team.quota.port_max)
+    reversed_range = _quota_fields(team.quota, port_min=9000, port_max=8000)
+    quota = {f"quota-0-{name}": value for name, value in reversed_range.items()}
+    page = admin_client.post(f"/admin/accounts/team/{team.id}/change/", {
+        "name": team.name, "personal": "on",
+        "quota-TOTAL_FORMS": "1", "quota-INITIAL_FORMS": "1", "quota-0-id": team.quota.id, **quota,
+        "memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "1", "memberships-0-id": membership.id,
+        "memberships-0-team": team.id, "memberships-0-user": owner.id, "memberships-0-role": membership.role})
+    assert page.status_code == 200 and "The range 9000-8000 is empty" in page.content.decode()
+    team.quota.refresh_from_db()
+    assert (team.quota.port_min, team.quota.port_max) == before
