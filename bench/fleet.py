@@ -19,6 +19,7 @@ Needs root. Everything is made under names of its own and removed at the end.
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 import sqlite3
 import statistics
@@ -121,7 +122,14 @@ def _drive(fleet, app_id: int, runs: int, rate: float, alive: int) -> dict:
     for cid in order:
         fleet.alice.call("DELETE", f"containers/{cid}/?force=true")
     return {"latencies": latencies, "never_ran": len(posted) - len(latencies), "posts": post_seconds,
-            "hosts": dict(hosts), "control_cpu": cpu}
+            "hosts": dict(hosts), "control_cpu": cpu, "agent_runs": _agent_run_seconds(fleet)}
+
+
+def _agent_run_seconds(fleet) -> list[float]:
+    """How long each agent.run job took in its agent, as Celery logged it."""
+    done = re.compile(r"Task agent\.run\[[^]]+\] succeeded in ([0-9.]+)s")
+    return [float(m.group(1)) for host in fleet.hosts
+            for m in done.finditer((host.logs / "agent.log").read_text(errors="replace"))]
 
 
 def _peer(cmd: list[str], count: int = 50) -> float | None:
@@ -159,6 +167,9 @@ def main() -> None:
     lat, posts = result["latencies"], result["posts"]
     print(f"API to running: p50 {_percentile(lat, 50) * 1000:.0f} ms, p99 {_percentile(lat, 99) * 1000:.0f} ms, "
           f"max {max(lat) * 1000:.0f} ms ({len(lat)} runs; {result['never_ran']} never ran)")
+    runs = result["agent_runs"]
+    print(f"the run job in its agent: p50 {_percentile(runs, 50) * 1000:.0f} ms, "
+          f"p99 {_percentile(runs, 99) * 1000:.0f} ms")
     print(f"the POST itself: p50 {_percentile(posts, 50) * 1000:.0f} ms, p99 {_percentile(posts, 99) * 1000:.0f} ms")
     print(f"runs per host: {result['hosts']}")
     print(f"control worker CPU: {result['control_cpu']:.1f} % of one core")
