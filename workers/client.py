@@ -29,6 +29,11 @@ def queue_remove_image(host: str, build_id: int, image_id: str, name: str) -> No
     app.send_task(contracts.AGENT_REMOVE_IMAGE, args=[build_id, image_id, name], queue=config.host_queue(host))
 
 
+def withdraw_run(runtime_id: str) -> None:
+    """Its run job, if still queued, starts nothing (see streams.run_withdrawn)."""
+    _redis().set(streams.run_withdrawn(runtime_id), 1, ex=streams.RUN_WITHDRAWN_TTL)
+
+
 def queue_run(host: str, job: dict) -> None:
     app.send_task(contracts.AGENT_RUN, args=[job], queue=config.host_queue(host))
 

@@ -43,6 +43,15 @@ def host_alive(host: str) -> str:
     return f"berth:host:{host}:alive"
 
 
+# Set when a container whose run job may still wait in its host's queue is given up (removed
+# while pending, or lost with its host): the agent then does not start it. A day outlives any queue.
+RUN_WITHDRAWN_TTL = 86400
+
+
+def run_withdrawn(runtime_id: str) -> str:
+    return f"berth:run:{runtime_id}:withdrawn"
+
+
 # Why the control refused a host's heartbeat (no valid join token): the agent logs it.
 JOIN_REFUSAL_TTL = 60
 

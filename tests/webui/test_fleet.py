@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from webui.containers.actions import run_app
+from webui.containers.actions import remove_container, run_app
 from webui.containers.models import Container
 from webui.core.errors import UserError
 from webui.hosts import actions, placement
@@ -186,3 +186,17 @@ def test_placement_prefers_hosts_holding_fewer_of_the_team(fleet, container, tea
     assert container.host.name == "test-host"
     assert [h.name for h in placement.candidates(team, 64, 0.5, {})] == ["h2", "h3", "test-host"]
     assert placement.candidates(team, 64, 4, {}) == [], "no host has 4 CPUs"
+
+
+def test_a_pending_container_given_up_is_withdrawn_from_its_hosts_queue(fleet, app, build, queue):
+    """Its run job may still wait for the host: the agent is told not to start it."""
+    app.ports = []
+    app.save()
+    waiting = run_app(None, app)
+    removed = run_app(None, app)
+    remove_container(None, removed)
+    assert queue.exists(streams.run_withdrawn(removed.runtime_id))
+    assert not queue.exists(streams.run_withdrawn(waiting.runtime_id))
+    _die(waiting.host.name)
+    actions.mark_down_hosts()
+    assert queue.exists(streams.run_withdrawn(waiting.runtime_id))

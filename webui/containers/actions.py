@@ -144,6 +144,8 @@ def remove_container(user, container: Container, force: bool = False) -> None:
         raise UserError("The container is already removed.")
     if container.status == contracts.C_RUNNING and not force:
         raise UserError("The container is running: stop it first, or confirm to remove it anyway (it is killed).")
+    if container.status == contracts.C_PENDING:  # its run job may not have reached the agent yet
+        transaction.on_commit(lambda: client.withdraw_run(container.runtime_id))
     transaction.on_commit(lambda: client.queue_remove(container.host.name, container.id, container.runtime_id,
                                                       force))
     record(user, container.team, "container.remove", container, force=force)

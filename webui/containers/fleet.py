@@ -25,6 +25,8 @@ def lose_containers(host, reason: str) -> list[Container]:
     started = []
     for container in Container.objects.filter(host=host, status__in=_ON_HOST).select_related("app", "build"):
         was_running = container.status != contracts.C_EXITED
+        if container.status == contracts.C_PENDING:  # its run job may wait for the host to return
+            transaction.on_commit(lambda c=container: client.withdraw_run(c.runtime_id))
         record_container_event(container.id, {"status": contracts.C_LOST, "error": error})
         if was_running and container.restart_policy == "always":
             replacement = _replace(container)

@@ -134,6 +134,10 @@ def run(job: dict) -> None:
     ctx = context()
     if ctx.containers.exists(job["runtime_id"]) or abandoned(ctx, job["runtime_id"]):
         return  # a second delivery of a job already done, or given up by a restarted agent
+    if ctx.redis.exists(streams.run_withdrawn(job["runtime_id"])):
+        # Removed, or given up with this host, while the job waited: start nothing.
+        ctx.report(contracts.CONTROL_CONTAINER_EVENT, job["container_id"], {"status": contracts.C_REMOVED})
+        return
     with run_in_progress(ctx, job):
         _run(ctx, job)
 
