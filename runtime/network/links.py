@@ -80,10 +80,11 @@ def _bridge_ready(net: Network) -> bool:
     return (address, ipaddress.IPv4Network(f"0.0.0.0/{mask}").prefixlen) == (str(net.gateway), net.subnet.prefixlen)
 
 
-def ensure_bridge(net: Network) -> None:
+def ensure_bridge(net: Network) -> bool:
+    """Make the network's bridge unless it is up with its address; True if it was already."""
     if _bridge_ready(net):
         _bridge_sysctls(net)
-        return
+        return True
     from pyroute2 import IPRoute, NetlinkError
 
     with IPRoute() as ipr:
@@ -97,6 +98,7 @@ def ensure_bridge(net: Network) -> None:
         _address_bridge(ipr, index, net)
         ipr.link("set", index=index, state="up")
     _bridge_sysctls(net)
+    return False
 
 
 def _bridge_sysctls(net: Network) -> None:
