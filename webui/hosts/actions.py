@@ -156,7 +156,3 @@ def create_join_token(user, name: str) -> str:
 def revoke_join_token(user, token: JoinToken) -> None:
     JoinToken.objects.filter(id=token.id, revoked=None).update(revoked=timezone.now())
 
-
-def pick_host() -> Host | None:
-    """The up, uncordoned host running the fewest containers (builds, until the fair queue places them)."""
-    return Host.objects.up().order_by("containers", "name").first()
