@@ -1,28 +1,39 @@
 """``berth``: Berth's command line, a client of the JSON API (no Django in here).
 
+    python -m webui.api.client --help
     python -m webui.api.client login http://127.0.0.1:8000 --token berth_...
-    python -m webui.api.client apps | ps | hosts
-    python -m webui.api.client build hello [--build-arg V=1] [--target T] [--no-cache]
-    python -m webui.api.client run hello
-    python -m webui.api.client logs [-f] [--tail N] CONTAINER
-    python -m webui.api.client stop | restart | kill [-s SIG] | rm [-f]  CONTAINER
+    python -m webui.api.client run -d -p 18080:80 -m 64m --cpus 0.5 -e GREETING=hi hello
 
-The URL and token come from ``login`` (kept in ~/.config/berth/config.json, mode 0600),
-or from BERTH_URL and BERTH_TOKEN, which win.
+What each command does is here; its flags and how Docker's values are read are in
+cli_flags.py, and how tables and sizes are printed in cli_tables.py.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from . import cli_tables
+from .cli_flags import parser
+
 CONFIG = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "berth" / "config.json"
 FOLLOW_SECONDS = 0.5
+STATS_SECONDS = 1.0  # the agents sample once a second
+# After a container ended, the log shipper may still bring its last lines: read until none
+# came for this long.
+LOG_SETTLE_SECONDS = 2.0
+ENDED = ("exited", "failed", "lost", "removed")
+# The API's names of settings, as the flags that set them.
+RUN_FLAGS = {"ports": "-p/--publish", "memory_mb": "-m/--memory", "cpus": "--cpus", "pids_limit": "--pids-limit",
+             "env": "-e/--env", "restart_policy": "--restart"}
+APP_FLAGS = RUN_FLAGS | {"cpuset_cpus": "--cpuset-cpus", "network_in_mb": "--network-in-rate",
+                         "network_out_mb": "--network-out-rate", "volumes": "-v/--volume",
+                         "host_labels": "--host-label"}
 
 
 class ClientError(Exception):
@@ -33,7 +44,9 @@ class Api:
     def __init__(self, url: str, token: str):
         self.url, self.token = url.rstrip("/"), token
 
-    def call(self, method: str, path: str, body: dict | None = None):
+    def call(self, method: str, path: str, body: dict | None = None, flags: dict | None = None):
+        """The answer's JSON; a refusal as a ClientError in the server's words, each field's
+        errors under the flag that set it (``flags``: field to flag)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}/api/{path}", data=data, method=method, headers={
             "Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
@@ -42,12 +55,12 @@ class Api:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
-            raise ClientError(_explain(exc)) from None
+            raise ClientError(_explain(exc, flags or {})) from None
         except urllib.error.URLError as exc:
             raise ClientError(f"cannot reach Berth at {self.url}: {exc.reason}") from None
 
 
-def _explain(exc: urllib.error.HTTPError) -> str:
+def _explain(exc: urllib.error.HTTPError, flags: dict) -> str:
     try:
         body = json.loads(exc.read())
     except ValueError:
@@ -55,7 +68,7 @@ def _explain(exc: urllib.error.HTTPError) -> str:
     if isinstance(body, dict) and "detail" in body:
         return f"{body['detail']} (HTTP {exc.code})"
     if isinstance(body, dict):  # a form's errors, by field
-        return "; ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in body.items())
+        return "; ".join(f"{flags.get(field, field)}: {' '.join(map(str, errors))}" for field, errors in body.items())
     return f"HTTP {exc.code} {exc.reason}"
 
 
@@ -63,15 +76,12 @@ def _api() -> Api:
     saved = json.loads(CONFIG.read_text()) if CONFIG.exists() else {}
     url, token = os.environ.get("BERTH_URL", saved.get("url")), os.environ.get("BERTH_TOKEN", saved.get("token"))
     if not url or not token:
-        raise ClientError("not logged in: run `login URL --token TOKEN` (make a token on the API tokens page)")
+        raise ClientError("not logged in: run `berth login URL --token TOKEN` (make a token on the API tokens page)")
     return Api(url, token)
 
 
-def _table(rows: list[dict], columns: list[str]) -> None:
-    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
-    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    print(cli_tables.table(rows, [(c.upper(), c) for c in columns]))
 
 
 def _app_id(api: Api, name_or_id: str) -> int:
@@ -84,7 +94,17 @@ def _app_id(api: Api, name_or_id: str) -> int:
     return found[0]["id"]
 
 
-def cmd_login(args) -> None:
+def _container_id(api: Api, ref: str) -> int:
+    """A container by its ID or its name (``hello-3``), as docker takes either."""
+    if ref.isdigit():
+        return int(ref)
+    found = [c for c in api.call("GET", "containers/") if c["name"] == ref]
+    if not found:
+        raise ClientError(f"no container {ref!r} in your teams (`berth ps -a` lists them)")
+    return found[0]["id"]
+
+
+def cmd_login(args) -> int:
     api = Api(args.url, args.token)
     api.call("GET", "apps/")  # the token works before it is kept
     CONFIG.parent.mkdir(parents=True, exist_ok=True)
@@ -92,19 +112,30 @@ def cmd_login(args) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump({"url": api.url, "token": args.token}, f)
     print(f"logged in to {api.url}")
+    return 0
 
 
-def cmd_apps(args) -> None:
-    _table(_api().call("GET", "apps/"), ["id", "name", "team", "ports", "memory_mb", "cpus"])
+def cmd_apps(args) -> int:
+    _print_table(_api().call("GET", "apps/"), ["id", "name", "team", "ports", "memory_mb", "cpus", "restart_policy"])
+    return 0
 
 
-def cmd_ps(args) -> None:
+def cmd_ps(args) -> int:
     rows = [c for c in _api().call("GET", "containers/") if args.all or c["status"] != "removed"]
-    _table(rows, ["id", "name", "status", "host", "ports", "ip", "restart_count"])
+    _print_table(rows, ["id", "name", "status", "host", "ports", "ip", "restart_count"])
+    return 0
 
 
-def cmd_hosts(args) -> None:
-    _table(_api().call("GET", "hosts/"), ["name", "is_up", "cpus", "containers", "cpu_percent", "agent_version"])
+def cmd_hosts(args) -> int:
+    _print_table(_api().call("GET", "hosts/"), ["name", "is_up", "cpus", "containers", "cpu_percent",
+                                                "agent_version"])
+    return 0
+
+
+def cmd_images(args) -> int:
+    rows = [cli_tables.image_row(row) for row in _api().call("GET", "images/")]
+    print(cli_tables.table(rows, cli_tables.IMAGE_COLUMNS))
+    return 0
 
 
 def _follow(api: Api, path: str, after: str | None, until_end: bool, follow: bool) -> dict | None:
@@ -121,7 +152,7 @@ def _follow(api: Api, path: str, after: str | None, until_end: bool, follow: boo
         time.sleep(FOLLOW_SECONDS)
 
 
-def cmd_build(args) -> None:
+def cmd_build(args) -> int:
     api = _api()
     build_args = dict(item.split("=", 1) if "=" in item else (item, "") for item in args.build_arg)
     build = api.call("POST", f"apps/{_app_id(api, args.app)}/build/",
@@ -132,17 +163,90 @@ def cmd_build(args) -> None:
     if (end or {}).get("end") != "succeeded" and final["status"] != "succeeded":
         raise ClientError(f"build {build['id']} {final['status']}: {final['error']}")
     print(f"built {final['image']}")
+    return 0
 
 
-def cmd_run(args) -> None:
+def _run_settings(args) -> dict:
+    """The settings the run flags give, by the API's names; those not given are left out."""
+    if args.memory is not None and args.memory.rounded:
+        print(f"berth: {args.memory.bytes} bytes of memory is not a whole number of MB: "
+              f"rounded up to {args.memory.mb} MB", file=sys.stderr)
+    given = {"ports": args.publish, "memory_mb": args.memory and args.memory.mb, "cpus": args.cpus,
+             "pids_limit": args.pids_limit, "restart_policy": args.restart,
+             "env": None if args.env is None else [item for item in args.env if item is not None]}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def cmd_run(args) -> int:
     api = _api()
-    container = api.call("POST", f"apps/{_app_id(api, args.app)}/run/")
-    print(f"{container['id']} {container['name']} {container['status']} on {container['host']}")
+    container = api.call("POST", f"apps/{_app_id(api, args.app)}/run/", _run_settings(args), flags=RUN_FLAGS)
+    if args.detach:
+        print(container["id"])
+        return 0
+    return _attach(api, container)
 
 
-def cmd_logs(args) -> None:
+def _attach(api: Api, container: dict) -> int:
+    """As ``docker run`` without -d: the container's log until it ends, then its exit code."""
+    cid, name = container["id"], container["name"]
+    print(f"berth: {name} (ID {cid}) on {container['host']}; Ctrl-C leaves it running", file=sys.stderr)
+    after, ended, quiet_since = None, None, 0.0
+    try:
+        while True:
+            page = api.call("GET", f"containers/{cid}/logs/" + (f"?after={after}" if after else ""))
+            for _, fields in page["entries"]:
+                print(fields.get("line", ""), flush=True)
+            after = page["next"]
+            if ended is None:
+                state = api.call("GET", f"containers/{cid}/")
+                if state["status"] in ENDED:
+                    ended, quiet_since = state, time.monotonic()
+            elif page["entries"]:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= LOG_SETTLE_SECONDS:
+                return _outcome(ended)
+            time.sleep(FOLLOW_SECONDS)
+    except KeyboardInterrupt:
+        print(f"berth: {name} goes on running (berth stop {cid})", file=sys.stderr)
+        raise
+
+
+def _outcome(container: dict) -> int:
+    """The exit code of ``docker run``: the container's, or 125 when it never started."""
+    if container["status"] == "failed" and container["exit_code"] is None:
+        print(f"berth: {container['name']} failed: {container['error']}", file=sys.stderr)
+        return 125
+    if container["status"] == "lost":
+        print(f"berth: {container['name']} is lost: {container['error']}", file=sys.stderr)
+        return 125
+    return container["exit_code"] or 0
+
+
+def cmd_app_set(args) -> int:
+    body = _run_settings(args)
+    extra = {"cpuset_cpus": args.cpuset_cpus, "volumes": args.volume,
+             "host_labels": None if args.host_label is None else dict(args.host_label)}
+    body |= {name: value for name, value in extra.items() if value is not None}
+    for flag, name in (("network_in_rate", "network_in_mb"), ("network_out_rate", "network_out_mb")):
+        if getattr(args, flag) is not None:
+            body[name] = getattr(args, flag) or None  # 0: no limit
+    for flag, name, empty in (("no_ports", "ports", []), ("no_env", "env", []), ("no_volumes", "volumes", []),
+                              ("no_host_labels", "host_labels", {})):
+        if getattr(args, flag):
+            if name in body:
+                raise ClientError(f"--{flag.replace('_', '-')} and {APP_FLAGS[name]} contradict each other")
+            body[name] = empty
+    if not body:
+        raise ClientError("nothing to change: give the settings to set (berth app set --help lists them)")
     api = _api()
-    path = f"containers/{args.container}/logs/"
+    app = api.call("PATCH", f"apps/{_app_id(api, args.app)}/", body, flags=APP_FLAGS)
+    _print_table([app], ["id", "name", "ports", "memory_mb", "cpus", "pids_limit", "restart_policy", "env"])
+    return 0
+
+
+def cmd_logs(args) -> int:
+    api = _api()
+    path = f"containers/{_container_id(api, args.container)}/logs/"
     after = None
     if args.tail:
         page = api.call("GET", f"{path}?tail={args.tail}")
@@ -150,66 +254,57 @@ def cmd_logs(args) -> None:
             print(fields.get("line", ""))
         after = page["next"]
     _follow(api, path, after, until_end=False, follow=args.follow)
+    return 0
+
+
+def cmd_stats(args) -> int:
+    api = _api()
+    given = {_container_id(api, ref): ref for ref in args.containers}
+    path = "containers/stats/?" + urllib.parse.urlencode([("container", cid) for cid in given])
+    clear = "\033[H\033[J" if sys.stdout.isatty() and not args.no_stream else ""  # redraw in place, as docker
+    rows = api.call("GET", path)
+    missing = [ref for cid, ref in given.items() if cid not in {row["id"] for row in rows}]
+    if missing:
+        raise ClientError(f"not running: {', '.join(missing)} (`berth ps` lists yours)")
+    while True:
+        print(clear + cli_tables.table([cli_tables.stats_row(row) for row in rows], cli_tables.STATS_COLUMNS),
+              flush=True)
+        if args.no_stream:
+            return 0
+        time.sleep(STATS_SECONDS)
+        rows = api.call("GET", path)
 
 
 def _act(method: str, path: str, done: str):
-    def run(args) -> None:
-        container = _api().call(method, path.format(id=args.container, force="1" if getattr(args, "force", False)
-                                                     else "0"), {"signal": args.signal} if done == "kill" else None)
+    def run(args) -> int:
+        api = _api()
+        cid = _container_id(api, args.container)
+        body = {"signal": args.signal} if done == "kill" else None
+        container = api.call(method, path.format(id=cid, force="1" if getattr(args, "force", False) else "0"), body)
         print(f"{container['id']} {container['status']} ({done} asked)")
+        return 0
     return run
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="berth", description="Berth from the command line, through its API")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    s = sub.add_parser("login", help="keep the URL and an API token for the other commands")
-    s.add_argument("url")
-    s.add_argument("--token", required=True)
-    s.set_defaults(func=cmd_login)
-    sub.add_parser("apps", help="your teams' apps").set_defaults(func=cmd_apps)
-    s = sub.add_parser("ps", help="your teams' containers")
-    s.add_argument("-a", "--all", action="store_true", help="removed ones too")
-    s.set_defaults(func=cmd_ps)
-    sub.add_parser("hosts", help="the worker hosts (admins)").set_defaults(func=cmd_hosts)
-    s = sub.add_parser("build", help="build an app and follow its log")
-    s.add_argument("app", help="its name or ID")
-    s.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE")
-    s.add_argument("--target")
-    s.add_argument("--no-cache", action="store_true")
-    s.set_defaults(func=cmd_build)
-    s = sub.add_parser("run", help="run an app's last good build with its settings")
-    s.add_argument("app")
-    s.set_defaults(func=cmd_run)
-    s = sub.add_parser("logs", help="a container's log")
-    s.add_argument("container", type=int)
-    s.add_argument("-f", "--follow", action="store_true")
-    s.add_argument("--tail", type=int)
-    s.set_defaults(func=cmd_logs)
-    for name, method, path in (("stop", "POST", "containers/{id}/stop/"),
-                               ("restart", "POST", "containers/{id}/restart/"),
-                               ("kill", "POST", "containers/{id}/kill/"),
-                               ("rm", "DELETE", "containers/{id}/?force={force}")):
-        s = sub.add_parser(name, help=f"{name} a container")
-        s.add_argument("container", type=int)
-        if name == "kill":
-            s.add_argument("-s", "--signal", default="KILL")
-        if name == "rm":
-            s.add_argument("-f", "--force", action="store_true", help="kill it first if it runs")
-        s.set_defaults(func=_act(method, path, name))
-    return p
+COMMANDS = {
+    "login": cmd_login, "apps": cmd_apps, "app": cmd_app_set, "build": cmd_build, "run": cmd_run, "ps": cmd_ps,
+    "logs": cmd_logs, "stats": cmd_stats, "images": cmd_images, "hosts": cmd_hosts,
+    "stop": _act("POST", "containers/{id}/stop/", "stop"),
+    "restart": _act("POST", "containers/{id}/restart/", "restart"),
+    "kill": _act("POST", "containers/{id}/kill/", "kill"),
+    "rm": _act("DELETE", "containers/{id}/?force={force}", "rm"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
-        args.func(args)
+        return COMMANDS[args.command](args)
     except ClientError as exc:
         print(f"berth: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 if __name__ == "__main__":
