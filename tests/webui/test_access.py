@@ -1,6 +1,7 @@
 """Every page, action and websocket shows a team's objects to its members only."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -206,3 +207,62 @@ def test_each_websocket_opens_for_its_roles_only(owner, teammate, viewer, outsid
         path = "/" + re.sub(r"<int:(\w+)>", lambda m: str(ids[m.group(1)]), route)
         for persona, key in [*keys.items(), ("anonymous", None)]:
             assert async_to_sync(_connect)(path, key) is (persona in OPENS[kind]), (path, persona)
+
+
+def _scope(path: str, session_key: str) -> dict:
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", f"sessionid={session_key}".encode())]
+    return {"type": "websocket", "path": path, "query_string": b"", "headers": headers, "subprotocols": []}
+
+
+async def _open(path: str, session_key: str) -> ApplicationCommunicator:
+    socket = ApplicationCommunicator(application, _scope(path, session_key))
+    await socket.send_input({"type": "websocket.connect"})
+    assert (await socket.receive_output(timeout=5))["type"] == "websocket.accept", path
+    return socket
+
+
+async def _until_closed(socket: ApplicationCommunicator, timeout: float = 5) -> bytes:
+    """What the socket sent until it closed (its binary frames)."""
+    sent = b""
+    while True:
+        message = await socket.receive_output(timeout=timeout)
+        if message["type"] == "websocket.close":
+            return sent
+        sent += message.get("bytes") or b""
+
+
+async def _quiet(socket: ApplicationCommunicator) -> bool:
+    """Drain what the socket sent on opening; then is it still open, with nothing more to say?"""
+    while not await socket.receive_nothing(timeout=0.5):
+        if (await socket.receive_output())["type"] == "websocket.close":
+            return False
+    return True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_open_sockets_close_when_the_access_that_opened_them_goes(owner, teammate, viewer, team, container,
+                                                                  queue):
+    from channels.db import database_sync_to_async
+
+    from webui.invitations import members
+
+    keys = {user: client_for(user).cookies["sessionid"].value for user in (teammate, viewer)}
+    membership = {user: team.memberships.get(user=user) for user in (teammate, viewer)}
+    watch, shell = f"/ws/containers/{container.id}/", f"/ws/containers/{container.id}/exec/"
+
+    async def scenario():
+        viewer_watch, member_watch = await _open(watch, keys[viewer]), await _open(watch, keys[teammate])
+        member_shell = await _open(shell, keys[teammate])
+        while not queue.llen("host.test-host"):  # the shell is asked of the host: the session is open
+            await asyncio.sleep(0.05)
+        await database_sync_to_async(members.change_role)(owner, membership[teammate], "viewer")
+        said = await _until_closed(member_shell)
+        assert b"Your role in the team no longer allows a terminal: the shell is closed." in said
+        assert await _quiet(member_watch) and await _quiet(viewer_watch)  # viewers still watch
+        await database_sync_to_async(members.remove_member)(owner, membership[viewer])
+        await _until_closed(viewer_watch)
+        teammate.is_active = False
+        await database_sync_to_async(teammate.save)()
+        await _until_closed(member_watch)
+
+    async_to_sync(scenario)()

@@ -16,7 +16,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from webui.core.access import can_write, visible
+from webui.core import live
+from webui.core.access import can_write, still_active, visible
 from webui.core.errors import UserError
 from workers import contracts, streams
 
@@ -47,7 +48,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     def writable_container(self) -> Container | None:
         """Runs in a thread: the container, if the user is an owner or member of its team."""
         user = self.scope.get("user")
-        if not user or not user.is_authenticated:
+        if not user or not user.is_authenticated or not still_active(user):
             return None
         container = visible(Container.objects.select_related("app__team", "host"), user, "app__team") \
             .filter(id=self.scope["url_route"]["kwargs"]["container_id"]).first()
@@ -58,6 +59,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if container is None:
             await self.close()  # before accept: viewers and other teams get no terminal
             return
+        self.access_group = live.group_name("access", self.scope["user"].id)
+        await self.channel_layer.group_add(self.access_group, self.channel_name)
         await self.accept()
         cols, rows = _size(parse_qs(self.scope.get("query_string", b"").decode()))
         try:
@@ -81,6 +84,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 await self.redis.xadd(self.inbox, {"resize": size})
 
     async def disconnect(self, code):
+        if hasattr(self, "access_group"):
+            await self.channel_layer.group_discard(self.access_group, self.channel_name)
         for task in getattr(self, "tasks", []):
             task.cancel()
         await asyncio.gather(*getattr(self, "tasks", []), return_exceptions=True)
@@ -110,6 +115,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                     return await self._end(fields[b"error"].decode(errors="replace"))
                 elif b"end" in fields:
                     return await self._end(f"[the shell ended with exit code {fields[b'end'].decode()}]")
+
+    async def access_changed(self, event):
+        """The user's roles changed: a viewer now, or out of the team, keeps no shell."""
+        if not self.ended and await database_sync_to_async(self.writable_container)() is None:
+            await self._end("Your role in the team no longer allows a terminal: the shell is closed.")
 
     async def _ping(self) -> None:
         """Tells the agent the socket is open while the user types nothing."""

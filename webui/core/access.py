@@ -1,6 +1,7 @@
 """The one place that decides who may see what: members of an object's team."""
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 
 from webui.accounts.models import Membership, Team
@@ -58,3 +59,8 @@ def managed_teams_of(user):
 
 def can_manage(user, team) -> bool:
     return managed_teams_of(user).filter(pk=team.pk).exists()
+
+
+def still_active(user) -> bool:
+    """Is the account (seen when a socket opened) still there and active? Checked again later."""
+    return get_user_model().objects.filter(pk=user.pk, is_active=True).exists()

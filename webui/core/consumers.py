@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from workers.streams import valid_position
 
 from . import live, streamhub
+from .access import still_active
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
@@ -43,6 +44,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         self.group = live.group_name(self.kind, self.object_id())
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.access_group = live.group_name("access", user.id)
+        await self.channel_layer.group_add(self.access_group, self.channel_name)
         await self.accept()
         # Sent after joining the group, so a change made while the page was loading is not missed.
         await self.state_changed({"state": await database_sync_to_async(self.load_state)()})
@@ -58,6 +61,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await asyncio.gather(*readers, return_exceptions=True)
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.channel_layer.group_discard(self.access_group, self.channel_name)
 
     async def _follow(self, name: str, key: str, position: str) -> None:
         subscription = await self.hub.subscribe(key)
@@ -104,6 +108,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=streamhub.encode(
                 name, [entry for entry in batch.entries if streamhub.stream_id(entry[0]) > sent]))
         return batch.last
+
+    async def access_changed(self, event):
+        """The user's roles changed: a page they may no longer see stops getting its feed."""
+        if not await database_sync_to_async(self.still_allowed)():
+            await self.close()
+
+    def still_allowed(self) -> bool:
+        """Runs in a thread: the account is still active and its teams still let it see this."""
+        user = self.scope["user"]
+        return still_active(user) and self.load_allowed(user)
 
     async def state_changed(self, event):
         await self.send(text_data=json.dumps({"type": "state", "state": event["state"]}))

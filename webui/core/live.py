@@ -16,3 +16,14 @@ def notify(kind: str, object_id: int, payload: dict) -> None:
         async_to_sync(layer.group_send)(group_name(kind, object_id), {"type": "state.changed", "state": payload})
 
     transaction.on_commit(send)
+
+
+def access_changed(user_id: int) -> None:
+    """Tell the user's open sockets that their access may be less than it was (a role changed,
+    a membership or the account went): each checks again and closes if it must."""
+    def send():
+        layer = get_channel_layer()
+        async_to_sync(layer.group_send)(group_name("access", user_id), {"type": "access.changed"})
+
+    # robust: a Redis that is down must not fail the write that already committed.
+    transaction.on_commit(send, robust=True)
