@@ -58,6 +58,7 @@ RULES = {
     ("POST", "/api/apps/{id}/run/"): Rule("write", {"memory_mb": 16}),
     ("GET", "/api/builds/"): Rule("list"),
     ("GET", "/api/builds/{id}/"): Rule("read"),
+    ("GET", "/api/builds/{id}/queue/"): Rule("read"),
     ("POST", "/api/builds/{id}/cancel/"): Rule("write", {}, 400),  # it has succeeded already
     ("GET", "/api/builds/{id}/log/"): Rule("read"),
     ("GET", "/api/containers/"): Rule("list"),
@@ -78,6 +79,7 @@ RULES = {
     ("PUT", "/api/hosts/{id}/labels/"): Rule("admin", {"labels": {"disk": "ssd"}}, 200),
     ("GET", "/api/teams/"): Rule("list"),
     ("GET", "/api/teams/{id}/"): Rule("read"),
+    ("GET", "/api/teams/{id}/quota/"): Rule("read"),
     ("GET", "/api/teams/{id}/members/"): Rule("read"),
     ("PATCH", "/api/teams/{id}/members/{user_id}/"): Rule("manage", {"role": "member"}, 200),
     ("DELETE", "/api/teams/{id}/members/{user_id}/"): Rule("manage", {}, 204),
