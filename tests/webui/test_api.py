@@ -194,6 +194,7 @@ def test_put_sets_every_setting_and_empties_what_is_left_out(owner, app):
     ({"ports": ["18080:80", "18080:81"]}, "ports", "Host port 18080/tcp is mapped twice."),
     ({"ports": "8080"}, "ports", "“8080” is not a port mapping like 8080:80"),
     ({"ports": [8080]}, "ports", "Item 1 is not a string: give a list of strings."),
+    ({"env": {"A": "1"}}, "env", "Give a list of strings (or text, one item a line)."),
     ({"memory_mb": 5}, "memory_mb", "Ensure this value is greater than or equal to 6."),
     ({"memory_mb": 9999}, "memory_mb", "9999 MB is over the team's memory quota of 2048 MB."),
     ({"memory_mb": "lots"}, "memory_mb", "Enter a whole number."),

@@ -118,6 +118,8 @@ class LinesField(forms.CharField):
     def to_python(self, value):
         if isinstance(value, (list, tuple)):
             value = self._join(value)
+        elif value is not None and not isinstance(value, str):
+            raise forms.ValidationError("Give a list of strings (or text, one item a line).")
         return super().to_python(value)
 
     def _join(self, items) -> str:
