@@ -222,5 +222,51 @@
   }
 
   window.Berth = window.Berth || {};
-  window.Berth.overview = { table, history };
+  // The Hosts list: each heartbeat (and a host going down) sends that host's row again.
+  function fleet(path) {
+    const text = (el, value) => { if (el) el.textContent = value; };
+    function showRow(host) {
+      const row = document.querySelector("[data-host-row='" + host.id + "']");
+      if (!row) { location.reload(); return; }  // a host that joined since the page loaded
+      const cell = (name) => row.querySelector("[data-f=" + name + "]");
+      const state = cell("state");
+      state.replaceChildren();
+      const up = document.createElement("span");
+      up.className = "state " + (host.up ? "running" : "failed");
+      up.textContent = host.up ? "up" : "down";
+      state.append(up);
+      if (host.cordoned) {
+        const c = document.createElement("span");
+        c.className = "state pending";
+        c.textContent = "cordoned";
+        state.append(" ", c);
+      }
+      const labels = Object.entries(host.labels || {}).map(([k, v]) => k + "=" + v).join(" ");
+      text(cell("labels"), labels || "none");
+      text(cell("cpus"), host.cpus);
+      text(cell("cpu"), pct(host.cpu_percent));
+      text(cell("memory"), bytes(host.memory_used_bytes) + " / " + bytes(host.memory_bytes));
+      text(cell("disk"), bytes(host.disk_free_bytes));
+      text(cell("load"), (+host.load).toFixed(2));
+      text(cell("containers"), host.containers);
+      text(cell("agent"), host.agent_version);
+      row.dataset.beats = (+row.dataset.beats || 0) + 1;
+    }
+    let delay = 500;
+    function open() {
+      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      const ws = new WebSocket(scheme + location.host + path);
+      ws.onopen = () => { delay = 500; };
+      ws.onmessage = (event) => {
+        const msg = JSON.parse(event.data);
+        if (msg.type !== "state") return;
+        if (msg.state.host) showRow(msg.state.host);
+        (msg.state.hosts || []).forEach(showRow);
+      };
+      ws.onclose = () => { setTimeout(open, delay); delay = Math.min(delay * 2, 8000); };
+    }
+    open();
+  }
+
+  window.Berth.overview = { table, history, fleet };
 })();

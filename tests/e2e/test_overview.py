@@ -90,7 +90,11 @@ def test_host_and_team_pages_and_the_container_history(page, stack, tmp_path):
     # The host page, as an admin: the host's figures, updated by heartbeats, and the same table.
     log_in(page, stack, "admin")
     page.click("nav >> text=Hosts")
-    page.click(f"text={stack.host}")
+    row = f"[data-host-row] >> text={stack.host}"
+    wait_until("the Hosts list updated by a heartbeat", lambda: int(page.get_attribute(
+        "[data-host-row]", "data-beats") or 0) >= 1, timeout=20)
+    assert page.inner_text("[data-host-row] [data-f=containers]") == "2"
+    page.click(row)
     host_url = page.url
     wait_until("two live rows", lambda: live_rows(page, 2))
     assert "%" in page.inner_text("[data-host=cpu]") and "free" in page.inner_text("[data-host=disk]")

@@ -180,7 +180,7 @@ async def _connect(path: str, session_key: str | None) -> bool:
 # Who may open each websocket route: "watch" is every role of the object's team, "terminal"
 # its owners and members, "admin" admins only. A route missing here fails the test below.
 WEBSOCKETS = {"ws/builds/<int:build_id>/": "watch", "ws/containers/<int:container_id>/": "watch",
-              "ws/containers/<int:container_id>/exec/": "terminal", "ws/hosts/<int:host_id>/": "admin",
+              "ws/containers/<int:container_id>/exec/": "terminal", "ws/hosts/": "admin", "ws/hosts/<int:host_id>/": "admin",
               "ws/teams/<int:team_id>/": "watch"}
 OPENS = {"watch": {"owner", "teammate", "viewer"}, "terminal": {"owner", "teammate"}, "admin": {"admin"}}
 

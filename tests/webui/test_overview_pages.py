@@ -120,3 +120,28 @@ def test_host_table_gets_each_heartbeat(admin, host, container, stats):
 
     key = session_key(admin)
     async_to_sync(watch)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hosts_list_gets_each_heartbeat_and_a_host_going_down(admin, host):
+    from webui.hosts.actions import mark_down_hosts
+
+    async def next_row(viewer):
+        while True:
+            msg = await viewer.message()
+            if msg["type"] == "state" and "host" in msg["state"]:
+                return msg["state"]["host"]
+
+    async def watch():
+        async with Viewer(key, "/ws/hosts/") as viewer:
+            first = (await viewer.message())["state"]
+            assert [h["name"] for h in first["hosts"]] == [host.name] and first["hosts"][0]["up"]
+            await database_sync_to_async(record_heartbeat)({"name": host.name, "cpus": 2, "cpu_percent": 17.0,
+                                                            "containers": 3, "version": "9.9"})
+            row = await next_row(viewer)
+            assert (row["cpu_percent"], row["containers"], row["agent_version"]) == (17.0, 3, "9.9")
+            await database_sync_to_async(mark_down_hosts)()  # no alive key in Redis: it is down
+            assert (await next_row(viewer))["up"] is False
+
+    key = session_key(admin)
+    async_to_sync(watch)()

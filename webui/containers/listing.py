@@ -26,6 +26,14 @@ def host_state(host) -> dict:
     }, "containers": running_rows(Container.objects.filter(host=host))}
 
 
+def fleet_row(host) -> dict:
+    """A host's row on the Hosts list."""
+    return {"id": host.id, "name": host.name, "up": host.is_up, "cordoned": host.cordoned, "labels": host.labels,
+            "cpus": host.cpus, "cpu_percent": host.cpu_percent, "memory_bytes": host.memory_bytes,
+            "memory_used_bytes": host.memory_used_bytes, "disk_free_bytes": host.disk_free_bytes,
+            "load": host.load, "containers": host.containers, "agent_version": host.agent_version}
+
+
 def team_state(team) -> dict:
     return {"containers": running_rows(Container.objects.filter(app__team=team))}
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from webui.containers import fleet
-from webui.containers.listing import host_state
+from webui.containers.listing import fleet_row, host_state
 from webui.containers.models import Container
 from webui.core import live
 from webui.core.errors import UserError
@@ -61,9 +61,14 @@ def record_heartbeat(info: dict) -> Host | None:
         if "states" in info and host.down_since is None:
             fleet.found_again(host, info["states"])
     record_host_beat(host, info)
-    live.notify("host", host.id, host_state(host))
+    _tell_pages(host)
     prune_if_due()  # heartbeats arrive every few seconds from every host: the history's clock
     return host
+
+
+def _tell_pages(host: Host) -> None:
+    live.notify("host", host.id, host_state(host))
+    live.notify("fleet", 0, {"host": fleet_row(host)})
 
 
 def mark_down_hosts() -> list[Host]:
@@ -89,7 +94,7 @@ def mark_down_hosts() -> list[Host]:
             fleet.lose_containers(host, reason)
             _fail_builds(host)
         host.refresh_from_db()
-        live.notify("host", host.id, host_state(host))
+        _tell_pages(host)
         down.append(host)
     return down
 
