@@ -210,7 +210,8 @@ def test_each_websocket_opens_for_its_roles_only(owner, teammate, viewer, outsid
 
 
 def _scope(path: str, session_key: str) -> dict:
-    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"), (b"cookie", f"sessionid={session_key}".encode())]
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"),
+               (b"cookie", f"sessionid={session_key}".encode())]
     return {"type": "websocket", "path": path, "query_string": b"", "headers": headers, "subprotocols": []}
 
 

@@ -55,8 +55,8 @@ def test_an_owner_invites_and_the_invitee_accepts_from_the_nav(owner, team, dave
     assert role_of(dave, team) == Membership.VIEWER
     assert client_for(dave).get(f"/apps/{app.id}/").status_code == 200
     assert "nav-invitations" not in client_for(dave).get("/").content.decode()  # nothing pending now
-    assert [(e.username, e.action) for e in AuditEntry.objects.filter(team=team, action__startswith="invitation.").order_by("id")] == [
-        ("alice", "invitation.create"), ("dave", "invitation.accept")]
+    entries = AuditEntry.objects.filter(team=team, action__startswith="invitation.").order_by("id")
+    assert [(e.username, e.action) for e in entries] == [("alice", "invitation.create"), ("dave", "invitation.accept")]
 
 
 def test_an_invitation_by_e_mail_finds_the_user_in_any_case(owner, team, dave):
