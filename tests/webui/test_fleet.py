@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from webui.audit.models import AuditEntry
 from webui.containers.actions import remove_container, run_app
 from webui.containers.models import Container
 from webui.core.errors import UserError
@@ -132,6 +133,8 @@ def test_a_silent_host_is_marked_down_and_its_restart_always_container_moves(fle
     twin = Container.objects.get(replaces=keeper)
     assert twin.host != dead and twin.status == contracts.C_PENDING and twin.restart_policy == "always"
     assert not Container.objects.filter(replaces=plain).exists()
+    entry = AuditEntry.objects.get(action="container.replace")
+    assert (entry.username, entry.object_id, entry.details["replaces"]) == ("", str(twin.id), keeper.id)
     assert [job["container_id"] for job in _queued_runs(queue, twin.host.name)].count(twin.id) == 1
     assert _queued_runs(queue, twin.host.name)[0]["image"] == build.registry_ref, "pulled from the registry"
 

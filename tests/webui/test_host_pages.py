@@ -77,3 +77,20 @@ def test_drain_then_remove(admin_client, container, queue):
     page = admin_client.post(f"/hosts/{container.host_id}/remove/", follow=True)
     assert "test-host" not in page.content.decode().split("Join tokens")[0]
     assert admin_client.get(f"/hosts/{container.host_id}/").status_code == 404
+
+
+def test_what_admins_do_to_hosts_is_in_the_fleet_audit_log(admin_client, container, queue):
+    from webui.audit.models import AuditEntry
+
+    host_id = container.host_id
+    admin_client.post("/hosts/join-tokens/", {"name": "rack 3"})
+    admin_client.post(f"/hosts/{host_id}/labels/", {"labels": "disk=ssd"})
+    admin_client.post(f"/hosts/{host_id}/cordon/", {"cordon": "1"})
+    admin_client.post(f"/hosts/{host_id}/drain/")
+    admin_client.post(f"/hosts/{host_id}/labels/", {"labels": "bad label"})  # refused: not recorded
+    entries = list(AuditEntry.objects.filter(team=None).exclude(action__startswith="team.").order_by("id")
+                   .values_list("username", "action", "object_name"))
+    assert entries == [("root", "join_token.create", "rack 3 (" + JoinToken.objects.get().hint + "…)"),
+                       ("root", "host.labels", "test-host"), ("root", "host.cordon", "test-host"),
+                       ("root", "host.drain", "test-host")]
+    assert AuditEntry.objects.get(action="host.drain").details == {"moved": 0, "stopped": 1}

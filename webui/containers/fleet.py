@@ -5,6 +5,7 @@ import logging
 
 from django.db import transaction
 
+from webui.audit.log import record
 from webui.core.errors import UserError
 from workers import client, contracts
 
@@ -39,12 +40,16 @@ def _replace(container: Container) -> Container | None:
     if Container.objects.filter(replaces=container).exists():
         return None  # already replaced (a second look at the same outage)
     try:
-        return start_replacement(Container.objects.select_related("app", "build", "host").get(id=container.id))
+        twin = start_replacement(Container.objects.select_related("app", "build", "host").get(id=container.id))
     except UserError as exc:
         note = f"It could not be restarted on another host: {exc}"
         Container.objects.filter(id=container.id).update(error=f"{container.error}\n{note}".strip())
         log.warning("container %s: %s", container.id, note)
         return None
+    # Done by Berth, not by a user: the log names no one.
+    record(None, container.app.team, "container.replace", twin, replaces=container.id, host=twin.host.name,
+           reason="host down")
+    return twin
 
 
 def found_again(host, states: dict[str, str]) -> None:
@@ -67,7 +72,9 @@ def drain(host) -> tuple[int, int]:
     moved = stopped = 0
     for container in Container.objects.filter(host=host, status=contracts.C_RUNNING).select_related("app", "build"):
         if container.restart_policy in _MOVES:
-            start_replacement(container)  # a UserError (no room elsewhere) stops the drain here
+            twin = start_replacement(container)  # a UserError (no room elsewhere) stops the drain here
+            record(None, container.app.team, "container.replace", twin, replaces=container.id,
+                   host=twin.host.name, reason=f"host {host.name} drained")
             transaction.on_commit(lambda c=container: client.queue_remove(host.name, c.id, c.runtime_id, True))
             moved += 1
         else:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from webui.containers import fleet
 from webui.containers.listing import fleet_row, host_state
+from webui.audit.log import record
 from webui.containers.models import Container
 from webui.core import live
 from webui.core.errors import UserError
@@ -109,13 +110,16 @@ def _fail_builds(host: Host) -> None:
 
 def set_cordoned(user, host: Host, cordoned: bool) -> None:
     Host.objects.filter(id=host.id).update(cordoned=cordoned)
+    record(user, None, "host.cordon" if cordoned else "host.uncordon", host)
 
 
 def drain_host(user, host: Host) -> tuple[int, int]:
     """Cordon the host, then move its containers that must keep running and stop the rest."""
     with transaction.atomic():
         Host.objects.filter(id=host.id).update(cordoned=True)
-        return fleet.drain(host)
+        moved, stopped = fleet.drain(host)
+        record(user, None, "host.drain", host, moved=moved, stopped=stopped)
+    return moved, stopped
 
 
 def remove_host(user, host: Host) -> None:
@@ -124,6 +128,7 @@ def remove_host(user, host: Host) -> None:
     if held:
         raise UserError(f"Host {host.name} still has {held} container(s): drain it and remove them first.")
     Host.objects.filter(id=host.id).update(removed=timezone.now(), cordoned=False)
+    record(user, None, "host.remove", host)
 
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -149,15 +154,19 @@ def parse_labels(text: str) -> dict:
 
 def set_labels(user, host: Host, labels: dict) -> None:
     Host.objects.filter(id=host.id).update(labels=labels)
+    record(user, None, "host.labels", host, labels=labels)
 
 
 def create_join_token(user, name: str) -> str:
     name = name.strip()
     if not name:
         raise UserError("Give the join token a name that says what it is for, e.g. 'rack 2 hosts'.")
-    return JoinToken.issue(name[:100], user)[1]
+    token, secret = JoinToken.issue(name[:100], user)
+    record(user, None, "join_token.create", token)
+    return secret
 
 
 def revoke_join_token(user, token: JoinToken) -> None:
-    JoinToken.objects.filter(id=token.id, revoked=None).update(revoked=timezone.now())
+    if JoinToken.objects.filter(id=token.id, revoked=None).update(revoked=timezone.now()):
+        record(user, None, "join_token.revoke", token)
 
