@@ -119,7 +119,7 @@ class ImageSerializer(serializers.Serializer):
 
     build = serializers.IntegerField(source="build.id")
     app = serializers.CharField(source="build.app.name")
-    team = serializers.CharField(source="build.app.team.name")
+    team = serializers.CharField()
     image = serializers.CharField(source="build.image")
     current = serializers.BooleanField(help_text="The app's newest good build: the image its name points at.")
     image_id = serializers.CharField(source="build.image_id")

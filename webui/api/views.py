@@ -259,7 +259,8 @@ class ImageViewSet(viewsets.GenericViewSet):
             if not team.isdigit():
                 raise ValidationError({"team": "Give a team's ID (a whole number)."})
             teams = teams.filter(id=int(team))
-        rows = [{"build": build, "current": current} for t in teams for build, current in image_actions.team_images(t)]
+        rows = [{"build": build, "current": current, "team": t.name}
+                for t in teams for build, current in image_actions.team_images(t)]
         return Response(s.ImageSerializer(rows, many=True).data)
 
 
