@@ -68,6 +68,7 @@ def test_an_invitation_by_e_mail_finds_the_user_in_any_case(owner, team, dave):
     ("nobody", "viewer", "No user has the username or e-mail “nobody”."),
     ("", "viewer", "Say whom to invite: a username or an e-mail address."),
     ("carol", "viewer", "carol is already a member of alice: change their role on the members page instead."),
+    ("alice", "viewer", "alice is already an owner of alice: change their role on the members page instead."),
     ("dave", "boss", "“boss” is not a role: use owner, member or viewer."),
 ])
 def test_bad_invitations_are_refused_with_a_clear_error(owner, team, teammate, dave, who, role, message):
@@ -197,6 +198,7 @@ def test_a_member_leaves_a_team(team, teammate):
 def test_an_admin_manages_every_team_without_being_in_it(admin, owner, team, viewer, dave):
     page = client_for(admin).get(f"/teams/{team.id}/members/").content.decode()
     assert 'id="invite"' in page and 'name="role"' in page
+    assert f'href="/teams/{team.id}/"' not in page  # the team's own page is for its members
     invite_page(admin, team, "dave", "member")
     client_for(admin).post(f"/teams/{team.id}/members/{viewer.id}/role/", {"role": "owner"})
     assert Invitation.objects.get(user=dave).invited_by == admin and role_of(viewer, team) == "owner"

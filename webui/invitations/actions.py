@@ -17,6 +17,11 @@ from .models import Invitation
 ROLE_NAMES = [role for role, _ in Membership.ROLES]
 
 
+def a_role(role: str) -> str:
+    """"an owner", "a member", "a viewer": a role as a sentence says it."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
+
+
 def check_role(role: str) -> None:
     if role not in ROLE_NAMES:
         raise UserError(f"“{role}” is not a role: use {', '.join(ROLE_NAMES[:-1])} or {ROLE_NAMES[-1]}.")
@@ -50,7 +55,7 @@ def invite(user, team, who: str, role: str) -> Invitation:
     invitee = find_user(who)
     membership = team.memberships.filter(user=invitee).first()
     if membership is not None:
-        raise UserError(f"{invitee} is already a {membership.role} of {team}: change their role on the "
+        raise UserError(f"{invitee} is already {a_role(membership.role)} of {team}: change their role on the "
                         "members page instead.")
     try:
         with transaction.atomic():
@@ -78,7 +83,7 @@ def _answer(invitation: Invitation, status: str) -> Invitation:
 def _join(invitation: Invitation) -> None:
     membership = invitation.team.memberships.filter(user=invitation.user).first()
     if membership is not None:  # added in the admin since the invitation was made
-        raise UserError(f"You are already a {membership.role} of {invitation.team}: decline this invitation, "
+        raise UserError(f"You are already {a_role(membership.role)} of {invitation.team}: decline this invitation, "
                         "or ask an owner to change your role.")
     Membership.objects.create(team=invitation.team, user=invitation.user, role=invitation.role)
 

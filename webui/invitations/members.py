@@ -8,7 +8,7 @@ from webui.accounts.models import Membership
 from webui.audit.log import record
 from webui.core.errors import UserError
 
-from .actions import check_manages, check_role
+from .actions import a_role, check_manages, check_role
 
 
 def members_of(team):
@@ -35,10 +35,10 @@ def change_role(user, membership: Membership, role: str) -> Membership:
     check_role(role)
     old = membership.role
     if role == old:
-        raise UserError(f"{membership.user} is already a {role} of {membership.team}.")
+        raise UserError(f"{membership.user} is already {a_role(role)} of {membership.team}.")
     with transaction.atomic():
         if role != Membership.OWNER:
-            _check_keeps_an_owner(membership, f"making them a {role}")
+            _check_keeps_an_owner(membership, f"making them {a_role(role)}")
         membership.role = role
         membership.save(update_fields=["role"])
     record(user, membership.team, "member.role", membership.user, old=old, new=role)

@@ -87,7 +87,8 @@ def team_members(request, team_id):
     return render(request, "invitations/team_members.html", {
         "team": team, "members": members.members_of(team), "manages": manages, "form": form,
         "roles": Membership.ROLES,
-        "invitations": actions.pending_of_team(team) if manages else []},
+        "invitations": actions.pending_of_team(team) if manages else [],
+        "in_team": team.memberships.filter(user=request.user).exists()},
         status=400 if form.errors else 200)
 
 
@@ -105,7 +106,7 @@ def member_role(request, team_id, user_id):
     except UserError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{membership.user} is now a {membership.role} of {membership.team}.")
+        messages.success(request, f"{membership.user} is now {actions.a_role(membership.role)} of {membership.team}.")
     return redirect("team_members", team_id=team_id)
 
 
