@@ -1,6 +1,7 @@
 """A schema-driven fuzz run (schemathesis) against the API's own OpenAPI schema: no server error.
 
-Every operation gets generated requests from a logged-in member, against Django's live
+Every operation gets generated requests from a logged-in member, and again from an admin
+(who reaches the hosts' operations: cordon, drain, labels, remove), against Django's live
 server, on a database with a team, an app, a build and a container to find."""
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from webui.api.models import ApiToken
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_no_operation_answers_with_a_server_error(live_server, owner, app, build, container, host):
+@pytest.mark.parametrize("as_admin", [False, True], ids=["member", "admin"])
+def test_no_operation_answers_with_a_server_error(live_server, owner, app, build, container, host, as_admin):
+    if as_admin:
+        owner.is_staff = owner.is_superuser = True
+        owner.save()
     _, token = ApiToken.issue(owner, "fuzz")
     headers = {"Authorization": f"Bearer {token}"}
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/?format=json", headers=headers)
