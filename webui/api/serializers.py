@@ -6,7 +6,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from webui.containers.models import Container
-from webui.hosts.models import Host
 from webui.images.models import App, Build
 
 
@@ -42,16 +41,6 @@ class ContainerSerializer(serializers.ModelSerializer):
         fields = ("id", "name", "app", "build", "host", "status", "ports", "memory_mb", "cpus", "pids_limit", "env",
                   "restart_policy", "network_mode", "volumes", "ip", "exit_code", "oom_killed", "restart_count",
                   "error", "created", "finished", "runtime_id", "replaces")
-        read_only_fields = fields
-
-
-class HostSerializer(serializers.ModelSerializer):
-    is_up = serializers.BooleanField(read_only=True)
-
-    class Meta:
-        model = Host
-        fields = ("id", "name", "is_up", "cpus", "memory_bytes", "disk_free_bytes", "load", "cpu_percent",
-                  "containers", "agent_version", "cordoned", "last_seen")
         read_only_fields = fields
 
 

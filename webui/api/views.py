@@ -10,15 +10,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.permissions import IsAdminUser
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from webui.containers import actions as container_actions
 from webui.containers.models import Container
 from webui.core.access import can_write, team_of_user, teams_of, visible
 from webui.core.errors import UserError
-from webui.hosts.models import Host
 from webui.images import actions as image_actions
 from webui.images.forms import AppForm, AppSettingsForm, BuildOptionsForm
 from webui.images.models import App, Build
@@ -262,14 +260,3 @@ class ImageViewSet(viewsets.GenericViewSet):
         rows = [{"build": build, "current": current, "team": t.name}
                 for t in teams for build, current in image_actions.team_images(t)]
         return Response(s.ImageSerializer(rows, many=True).data)
-
-
-class HostViewSet(viewsets.ReadOnlyModelViewSet):
-    serializer_class = s.HostSerializer
-    permission_classes = [IsAdminUser]
-    queryset = Host.objects.order_by("name")
-
-    def permission_denied(self, request, message=None, code=None):
-        if request.user and request.user.is_authenticated:
-            raise NotFound()  # as the host pages: not there for non-admins
-        super().permission_denied(request, message, code)
