@@ -17,7 +17,9 @@ from django.test import Client
 from webui.accounts.models import Membership
 from webui.api.models import ApiToken
 from webui.audit.models import AuditEntry
+from webui.hosts.models import JoinToken
 from webui.invitations import actions as invitations
+from webui.volumes.models import Volume
 
 DOCKERFILE = 'FROM busybox\nCMD ["sleep", "600"]\n'
 
@@ -43,6 +45,8 @@ WHO = {
     "invitation": ({"outsider": 404, "viewer": 404, "member": 404}, "invitee"),  # its team's owners see it too
     "invitee": ({"outsider": 404, "viewer": 404, "member": 404, "owner": 403}, "invitee"),
     "revoke": ({"outsider": 404, "viewer": 404, "member": 404, "invitee": 403}, "owner"),
+    "own": ({}, "viewer"),  # every user, on what is theirs (test_api_images_volumes.py: only theirs)
+    "token": ({"outsider": 404, "viewer": 404, "member": 404, "admin": 404}, "owner"),  # the owner's token
 }
 
 APP_SETTINGS = {"ports": ["18091:80"], "memory_mb": 48, "cpus": 0.5}
@@ -70,6 +74,21 @@ RULES = {
     ("POST", "/api/containers/{id}/restart/"): Rule("write", {}, 202),
     ("GET", "/api/containers/{id}/logs/"): Rule("read"),
     ("GET", "/api/images/"): Rule("list"),
+    ("GET", "/api/images/{id}/"): Rule("read"),
+    ("DELETE", "/api/images/{id}/"): Rule("write", {}, 202),  # asked of its host
+    ("POST", "/api/teams/{id}/images/prune/"): Rule("write", {}, 202),
+    ("GET", "/api/volumes/"): Rule("list"),
+    ("POST", "/api/volumes/"): Rule("create", {"name": "data2", "team": "{team}"}, 201),
+    ("GET", "/api/volumes/{id}/"): Rule("read"),
+    ("DELETE", "/api/volumes/{id}/"): Rule("write", {}, 204),  # no host has its files yet: gone at once
+    ("GET", "/api/containers/{id}/history/"): Rule("read", {}, 200),
+    ("GET", "/api/teams/{id}/history/"): Rule("read", {}, 200),
+    ("GET", "/api/hosts/{id}/history/"): Rule("admin", {}, 200),
+    ("GET", "/api/join-tokens/"): Rule("admin", {}, 200),
+    ("POST", "/api/join-tokens/"): Rule("admin", {"name": "rack 2"}, 201),
+    ("DELETE", "/api/join-tokens/{id}/"): Rule("admin", {}, 204),
+    ("GET", "/api/tokens/"): Rule("own", {}, 200),
+    ("DELETE", "/api/tokens/{id}/"): Rule("token", {}, 204),
     ("GET", "/api/hosts/"): Rule("admin"),
     ("GET", "/api/hosts/{id}/"): Rule("admin"),
     ("DELETE", "/api/hosts/{id}/"): Rule("admin"),
@@ -133,7 +152,9 @@ def personas(owner, team, teammate, viewer, outsider, app, build, container, hos
             user.delete()
         tokens[name] = token
     ids = {"apps": app.id, "builds": build.id, "containers": container.id, "hosts": host.id, "teams": team.id,
-           "invitations": invitation.id}
+           "invitations": invitation.id, "images": build.id,
+           "volumes": Volume.objects.create(team=team, name="data", created_by=owner).id,
+           "join-tokens": JoinToken.issue("rack 1")[0].id, "tokens": ApiToken.issue(owner, "to revoke")[0].id}
     return tokens, ids, {"team": team.id, "user_id": wendy.id}
 
 

@@ -125,15 +125,15 @@ def remove_build_image(user, build: Build) -> None:
     record(user, build.app.team, "image.remove", build, image=name)
 
 
-def prune_team_images(user, team) -> int:
-    """Remove every image of the team but each app's current one; the number asked for."""
+def prune_team_images(user, team) -> list[Build]:
+    """Remove every image of the team but each app's current one; the builds whose images were asked for."""
     if not can_write(user, team):  # checked first: with nothing to prune, no removal would check it
         raise UserError("Viewers cannot remove images.")
     older = [build for build, is_current in team_images(team) if not is_current]
     for build in older:
         remove_build_image(user, build)
     record(user, team, "images.prune", team, removed=len(older))
-    return len(older)
+    return older
 
 
 def start_build(user, app: App, build_args: dict | None = None, target: str = "", no_cache: bool = False) -> Build:

@@ -46,7 +46,7 @@ def image_remove(request, build_id):
 def images_prune(request, team_id):
     team = _team(request, team_id)
     try:
-        count = actions.prune_team_images(request.user, team)
+        count = len(actions.prune_team_images(request.user, team))
     except UserError as exc:
         messages.error(request, str(exc))
     else:
