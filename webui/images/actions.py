@@ -35,7 +35,11 @@ def update_app(user, app: App, data: dict) -> App:
     app.ports, app.memory_mb, app.cpus = data["ports"], data["memory_mb"], data["cpus"]
     app.restart_policy = data.get("restart_policy", "no")
     _set_run_limits(app, data)
-    app.save(update_fields=["ports", "memory_mb", "cpus", "restart_policy", *RUN_LIMITS])
+    changed = ["ports", "memory_mb", "cpus", "restart_policy", *RUN_LIMITS]
+    if "dockerfile" in data:  # the settings page edits it too; the next build uses it
+        app.dockerfile = data["dockerfile"]
+        changed.append("dockerfile")
+    app.save(update_fields=changed)
     record(user, app.team, "app.update", app)
     return app
 

@@ -4,13 +4,14 @@ import re
 
 from django import forms
 from django.conf import settings
+from django.core.files import File
 from django.core.validators import RegexValidator
 
 from webui.accounts import quotas
 from webui.core.access import writable_teams_of
 from webui.volumes import mounts
 
-from . import uploads
+from . import dockerfile_check, kept_uploads, uploads
 from .run_settings import CPUSET, LabelsField, LinesField, RunSettingsForm, parse_host_labels
 
 # Image names are lowercase in Docker's reference grammar.
@@ -99,7 +100,7 @@ class AppForm(_AppSettingsFields):
         self.fields["team"].queryset = writable_teams_of(user).order_by("-personal", "name")
 
     def clean_dockerfile(self) -> str:
-        return uploads.dockerfile_text(self.cleaned_data["dockerfile"].read())
+        return checked_dockerfile(uploads.dockerfile_text(self.cleaned_data["dockerfile"].read()))
 
     def clean_context(self):
         upload = self.cleaned_data.get("context")
@@ -117,6 +118,87 @@ class AppForm(_AppSettingsFields):
         if team and data.get("name") and team.apps.filter(name=data["name"]).exists():
             self.add_error("name", f"The team already has an app named “{data['name']}”.")
         return data
+
+
+class NewAppPageForm(AppForm):
+    """The new-app page's form. Browsers clear file inputs when a form comes back with an error,
+    so what the user chose is kept: the Dockerfile's text in a box the form also takes (it is
+    text, and a refused one can be mended right there), the context archive on the server
+    (kept_uploads) under a token in a hidden field. The API keeps AppForm's fields."""
+
+    dockerfile_text = forms.CharField(
+        required=False, strip=False, label="…or write it here",
+        widget=forms.Textarea(attrs={"rows": 8, "class": "code"}),
+        help_text="Used when no file is chosen; a file you choose replaces it.")
+    kept_context = forms.CharField(required=False, widget=forms.HiddenInput)
+    drop_kept_context = forms.BooleanField(required=False, label="Don't use it")
+
+    field_order = ["name", "team", "dockerfile", "dockerfile_text", "context", *_AppSettingsFields.field_order]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dockerfile"].required = False  # the box may hold it instead
+        self.fields["dockerfile"].help_text = "A text file; its text shows in the box below if the form comes back."
+        self.kept_dockerfile: str | None = None  # its text, once read
+        self.dockerfile_from = ""  # the file's name, or "" when written in the box
+        self.kept_context_file: File | None = None
+
+    def clean_dockerfile(self):
+        return self.cleaned_data.get("dockerfile")  # read in clean(), beside the box's text
+
+    def clean(self):
+        self._clean_dockerfile_source()
+        self._clean_kept_context()
+        return super().clean()
+
+    def _clean_dockerfile_source(self) -> None:
+        upload, written = self.cleaned_data.get("dockerfile"), self.cleaned_data.get("dockerfile_text") or ""
+        if "dockerfile" in self.errors:
+            return
+        if upload:
+            raw, field, self.dockerfile_from = upload.read(), "dockerfile", upload.name
+        elif written.strip():
+            raw, field = written.encode(), "dockerfile_text"
+        else:
+            self.add_error("dockerfile", "Choose a Dockerfile, or write it in the box below.")
+            return
+        try:
+            self.kept_dockerfile = uploads.dockerfile_text(raw)
+            self.cleaned_data["dockerfile"] = checked_dockerfile(self.kept_dockerfile)
+        except forms.ValidationError as exc:
+            self.add_error(field, exc)
+
+    def _clean_kept_context(self) -> None:
+        token = self.cleaned_data.get("kept_context")
+        if self.cleaned_data.get("context") or "context" in self.errors or not token:
+            return
+        if self.cleaned_data.get("drop_kept_context"):
+            return
+        try:
+            self.kept_context_file = kept_uploads.take(self.user, token)
+        except forms.ValidationError as exc:
+            self.add_error("context", exc)
+            return
+        self.cleaned_data["context"] = self.kept_context_file
+
+    def keep_for_retry(self) -> None:
+        """Before the form is shown again with its errors: put the Dockerfile's text in the box
+        and hold the context archive, so neither has to be chosen again."""
+        data = self.data.copy()
+        if self.kept_dockerfile is not None:
+            data["dockerfile_text"] = self.kept_dockerfile
+        data.pop("kept_context", None)
+        data.pop("drop_kept_context", None)
+        context = self.cleaned_data.get("context")
+        if context is not None and "context" not in self.errors:
+            if context is not self.kept_context_file:
+                data["kept_context"] = kept_uploads.keep(self.user, context)
+                self.kept_context_file = context
+            else:
+                data["kept_context"] = self.cleaned_data["kept_context"]
+        else:
+            self.kept_context_file = None
+        self.data = data
 
 
 class AppSettingsForm(_AppSettingsFields):
@@ -140,6 +222,30 @@ class AppSettingsForm(_AppSettingsFields):
         check_volumes_allowed(self, self.team, self.user, data, self.kept_volumes)
         check_network_mode(self, self.user, data, self.kept_network_mode)
         return data
+
+
+class AppSettingsPageForm(AppSettingsForm):
+    """The settings page also edits the Dockerfile (the next build uses it); the API's settings
+    writes keep AppSettingsForm's fields."""
+
+    dockerfile = forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 12, "class": "code"}),
+                                 help_text="The next build uses it; images already built keep theirs.")
+
+    field_order = ["dockerfile", *_AppSettingsFields.field_order]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.is_bound and "dockerfile" not in self.data:
+            del self.fields["dockerfile"]  # as for the run settings, a post without it keeps the app's
+
+    def clean_dockerfile(self) -> str:
+        return checked_dockerfile(uploads.dockerfile_text(self.cleaned_data["dockerfile"].encode()))
+
+
+def checked_dockerfile(text: str) -> str:
+    """The text, once the builder would read its first lines (dockerfile_check)."""
+    dockerfile_check.check(text)
+    return text
 
 
 def check_quota_fits(form: forms.Form, team, data: dict) -> None:

@@ -11,8 +11,8 @@ from webui.core.access import can_write, get_visible_or_404, visible
 from webui.core.errors import UserError
 from workers import streams
 
-from . import actions, build_queue
-from .forms import AppForm, AppSettingsForm, BuildOptionsForm
+from . import actions, build_queue, kept_uploads
+from .forms import AppSettingsPageForm, BuildOptionsForm, NewAppPageForm
 from .models import App, Build
 
 
@@ -26,11 +26,14 @@ def dashboard(request):
 
 @login_required
 def app_new(request):
-    form = AppForm(request.POST or None, request.FILES or None, user=request.user)
+    form = NewAppPageForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         app = actions.create_app(request.user, form.cleaned_data)
+        kept_uploads.discard(request.user)
         messages.success(request, f"App {app.name} created. Build it to make its image.")
         return redirect("app", app_id=app.id)
+    if form.errors:
+        form.keep_for_retry()
     return render(request, "images/app_new.html", {"form": form}, status=400 if form.errors else 200)
 
 
@@ -53,7 +56,7 @@ def _writable_app(request, app_id) -> App:
 @login_required
 def app_settings(request, app_id):
     app = _writable_app_or_404(request, app_id)
-    form = AppSettingsForm(request.POST or None, initial=AppSettingsForm.values_of(app), team=app.team,
+    form = AppSettingsPageForm(request.POST or None, initial=AppSettingsPageForm.values_of(app), team=app.team,
                            user=request.user, kept_volumes=tuple(app.volumes), kept_network_mode=app.network_mode)
     if request.method == "POST" and form.is_valid():
         actions.update_app(request.user, app, form.cleaned_data)
