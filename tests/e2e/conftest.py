@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 
 from runtime.container.manager import Containers
 
@@ -84,6 +85,9 @@ def stack(request, tmp_path_factory, runtime_config, store, redis_server):
     logs = tmp / "logs"
     logs.mkdir()
     env = {**_env(tmp, runtime_config), **getattr(request.module, "STACK_SETTINGS", {})}
+    # Each module's stack has a new database, whose IDs start again at 1: streams a previous
+    # stack left under the same IDs (a build's log and its end) must not be read as this one's.
+    redis.Redis(port=REDIS_PORT, db=1).flushdb()
     _manage(env, "migrate", "--noinput")
     _manage(env, "collectstatic", "--noinput")
     _manage(env, "shell", "-c", SEED_USERS)
