@@ -130,7 +130,6 @@
       text: (f) => f.throttled_periods + " periods · " + (+f.throttled_ms).toFixed(0) + " ms throttled · " + f.oom_kills + " OOM kills" },
   };
   const WINDOW_S = 15 * 60;
-  const COLOURS = ["#2b7bb9", "#d9822b", "#6a9f3a"];
 
   class StatsView {
     constructor(root) {
@@ -142,16 +141,11 @@
         const tile = root.querySelector("[data-chart=" + name + "]");
         if (!tile) continue;
         for (const [field] of chart.series) this.values[field] = [];
-        const plot = new uPlot({
-          width: tile.clientWidth || 320, height: 120, legend: { show: false }, cursor: { y: false },
-          scales: { x: { time: true } },
-          axes: [{ space: 60 }, { size: 64, values: (u, ticks) => ticks.map(chart.axis) }],
-          series: [{}, ...chart.series.map(([, label], i) => ({ label, stroke: COLOURS[i], width: 1.5 }))],
-        }, [[]], tile.querySelector(".plot"));
+        const plot = new uPlot(Berth.chartOptions(tile, chart, { x: { time: true } }), [[]], tile.querySelector(".plot"));
         this.charts[name] = { chart, plot, tile, figure: tile.querySelector(".value") };
       }
       window.addEventListener("resize", () => {
-        for (const c of Object.values(this.charts)) c.plot.setSize({ width: c.tile.clientWidth, height: 120 });
+        for (const c of Object.values(this.charts)) c.plot.setSize({ width: Berth.chartWidth(c.tile), height: 120 });
       });
     }
 
@@ -237,5 +231,5 @@
     });
   }
 
-  window.Berth = { watchContainer, watchBuild };
+  window.Berth = Object.assign(window.Berth || {}, { watchContainer, watchBuild });
 })();

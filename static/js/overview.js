@@ -188,23 +188,18 @@
     team_io: { series: [["io_read", "read"], ["io_write", "written"]], axis: rate, text: (d, i) => "read " + rate(d.io_read[i]) + " · write " + rate(d.io_write[i]) },
     team_containers: { series: [["containers", "containers"]], axis: (v) => v, text: (d, i) => num(d.containers[i]) },
   };
-  const COLOURS = ["#2b7bb9", "#d9822b", "#6a9f3a"];
   const WINDOW_S = 24 * 3600;  // what the pages ask for: the JSON's default of 24 hours
 
   function history(root = document.getElementById("history"), everyMs = 60000) {
     const charts = [];
     for (const tile of root.querySelectorAll("[data-history]")) {
       const spec = HISTORY[tile.dataset.history];
-      const plot = new uPlot({
-        width: tile.clientWidth || 320, height: 120, legend: { show: false }, cursor: { y: false },
-        // The whole window on the axis, so a few minutes of history read as recent, not as a year.
-        scales: { x: { time: true, range: () => [Date.now() / 1000 - WINDOW_S, Date.now() / 1000] } },
-        axes: [{ space: 60 }, { size: 64, values: (u, ticks) => ticks.map(spec.axis) }],
-        series: [{}, ...spec.series.map(([, label], i) => ({ label, stroke: COLOURS[i], width: 1.5 }))],
-      }, [[]], tile.querySelector(".plot"));
+      // The whole window on the axis, so a few minutes of history read as recent, not as a year.
+      const scales = { x: { time: true, range: () => [Date.now() / 1000 - WINDOW_S, Date.now() / 1000] } };
+      const plot = new uPlot(Berth.chartOptions(tile, spec, scales), [[]], tile.querySelector(".plot"));
       charts.push({ spec, plot, tile });
     }
-    window.addEventListener("resize", () => { for (const c of charts) c.plot.setSize({ width: c.tile.clientWidth, height: 120 }); });
+    window.addEventListener("resize", () => { for (const c of charts) c.plot.setSize({ width: Berth.chartWidth(c.tile), height: 120 }); });
 
     async function load() {
       const response = await fetch(root.dataset.url, { credentials: "same-origin" });
