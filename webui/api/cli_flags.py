@@ -86,6 +86,9 @@ EXAMPLES = """examples:
   berth stats --no-stream
   berth app set hello -m 128m --restart on-failure:3
   berth stop hello-3 && berth rm hello-3
+  berth rmi hello            # the app's current image; or a build ID, or an image ID
+  berth image prune -f       # every image but each app's current one
+  berth volume create data && berth app set hello -v data:/data
 
 The URL and token come from `berth login` (kept in ~/.config/berth/config.json, mode 0600),
 or from BERTH_URL and BERTH_TOKEN, which win. `berth COMMAND --help` tells more."""
@@ -168,6 +171,52 @@ def _containers(sub) -> None:
             s.add_argument("-f", "--force", action="store_true", help="kill it first if it runs")
 
 
+IMAGE_REF = ("a build ID (as `berth images` shows older ones), the image's name (team1/hello:latest, or the "
+             "app's name, for its current image) or an image ID")
+
+
+def _team_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--team", metavar="TEAM", help=f"{what} (its name or ID); needed when you may write in "
+                                                  "several teams")
+
+
+def _images(sub) -> None:
+    sub.add_parser("images", help="your teams' images, as their Images pages list them")
+    s = sub.add_parser("rmi", help="remove images (image rm)",
+                       description="Remove images, as the Images page's Remove: each image's host untags it and "
+                                   "frees what nothing else uses, and refuses while a container (running or not) "
+                                   "uses it. Waits for the host's answer.")
+    s.add_argument("images", nargs="+", metavar="IMAGE", help=IMAGE_REF)
+    image = sub.add_parser("image", help="manage images: ls, rm, prune")
+    actions = image.add_subparsers(dest="image_command", required=True, metavar="ACTION")
+    actions.add_parser("ls", help="your teams' images (images)")
+    s = actions.add_parser("rm", help="remove images (rmi)", description="As berth rmi.")
+    s.add_argument("images", nargs="+", metavar="IMAGE", help=IMAGE_REF)
+    s = actions.add_parser("prune", help="remove every image of a team but each app's current one",
+                           description="Remove every image of the team but each app's current one, as the Images "
+                                       "page's Prune. Asks first, unless -f. An image a container still uses is "
+                                       "kept, saying so. Waits for the hosts' answers.")
+    s.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    _team_flag(s, "the team whose images to prune")
+
+
+def _volumes(sub) -> None:
+    volume = sub.add_parser("volume", help="manage the teams' volumes: ls, create, rm")
+    actions = volume.add_subparsers(dest="volume_command", required=True, metavar="ACTION")
+    s = actions.add_parser("ls", help="your teams' volumes, where their files are and what mounts them")
+    s.add_argument("--team", metavar="TEAM", help="only this team's (its name or ID)")
+    s = actions.add_parser("create", help="make a volume",
+                           description="Make a named volume; mount it in an app with berth app set -v NAME:/PATH. "
+                                       "Its files are made on the host of the first container that mounts it.")
+    s.add_argument("name", help="letters, digits and . _ - (starting with a letter or a digit), unique in the team")
+    _team_flag(s, "the team to make it in")
+    s = actions.add_parser("rm", help="remove volumes",
+                           description="Remove volumes. The host with a volume's files refuses while a container "
+                                       "(running or not) uses it, naming them. Waits for the host's answer.")
+    s.add_argument("names", nargs="+", metavar="NAME", help="a volume's name")
+    s.add_argument("--team", metavar="TEAM", help="the volumes' team (its name or ID), when a name is in several")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="berth", description="Berth from the command line, through its API.",
                                 epilog=EXAMPLES, formatter_class=_Formatter)
@@ -185,6 +234,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-cache", action="store_true", help="build every step again")
     _run(sub)
     _containers(sub)
-    sub.add_parser("images", help="your teams' images, as their Images pages list them")
+    _images(sub)
+    _volumes(sub)
     sub.add_parser("hosts", help="the worker hosts (admins)")
     return p

@@ -1,5 +1,5 @@
 """What `berth` prints: aligned tables, sizes in binary units (MiB, GiB, as the web's pages
-count them), and the rows of `berth stats` and `berth images`."""
+count them), and the rows of `berth stats`, `berth images` and `berth volume ls`."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -59,6 +59,18 @@ def image_row(row: dict, now: datetime | None = None) -> dict:
     image_id = row["image_id"].removeprefix("sha256:")[:12]
     return {**row, "image": row["image"] if row["current"] else f"<older build #{row['build']}>",
             "image_id": image_id, "size": size(row["size"]), "built": ago(row["built"], now)}
+
+
+VOLUME_COLUMNS = [("TEAM", "team"), ("VOLUME NAME", "name"), ("HOST", "host"), ("USED BY", "used_by"),
+                  ("STATUS", "status")]
+
+
+def volume_row(row: dict) -> dict:
+    """A Volumes page row: where its files are, which containers mount it, and a removal
+    asked and not answered, or the host's reason for refusing the last one."""
+    return {**row, "host": row["host"] or "not used yet",
+            "used_by": ", ".join(f"{c['name']} ({c['status']})" for c in row["used_by"]),
+            "status": "removing" if row["removing"] else row["error"]}
 
 
 def ago(stamp: str | None, now: datetime | None = None) -> str:

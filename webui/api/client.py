@@ -28,6 +28,9 @@ STATS_SECONDS = 1.0  # the agents sample once a second
 # came for this long.
 LOG_SETTLE_SECONDS = 2.0
 ENDED = ("exited", "failed", "lost", "removed")
+# A host removes an image or a volume when its agent takes the job, within a second or two
+# while it is up; longer means it is down or busy, which the user should hear of.
+HOST_ANSWER_SECONDS = 30.0
 # The API's names of settings, as the flags that set them.
 RUN_FLAGS = {"ports": "-p/--publish", "memory_mb": "-m/--memory", "cpus": "--cpus", "pids_limit": "--pids-limit",
              "env": "-e/--env", "restart_policy": "--restart"}
@@ -37,7 +40,11 @@ APP_FLAGS = RUN_FLAGS | {"cpuset_cpus": "--cpuset-cpus", "network_in_mb": "--net
 
 
 class ClientError(Exception):
-    """What went wrong, as the user should read it."""
+    """What went wrong, as the user should read it; ``status``: the HTTP status that said so."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class Api:
@@ -55,7 +62,7 @@ class Api:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
-            raise ClientError(_explain(exc, flags or {})) from None
+            raise ClientError(_explain(exc, flags or {}), exc.code) from None
         except urllib.error.URLError as exc:
             raise ClientError(f"cannot reach Berth at {self.url}: {exc.reason}") from None
 
@@ -136,6 +143,176 @@ def cmd_images(args) -> int:
     rows = [cli_tables.image_row(row) for row in _api().call("GET", "images/")]
     print(cli_tables.table(rows, cli_tables.IMAGE_COLUMNS))
     return 0
+
+
+def _each(refs: list[str], do) -> int:
+    """``do`` for each name given, as docker rmi and docker volume rm do: a refusal is told
+    and the rest go on; 1 if any was refused."""
+    refused = False
+    for ref in refs:
+        try:
+            do(ref)
+        except ClientError as exc:
+            print(f"berth: {exc}", file=sys.stderr)
+            refused = True
+    return 1 if refused else 0
+
+
+def _await_hosts(api: Api, paths: list[str]) -> dict[str, str | None]:
+    """Wait for the hosts' answers to the removals asked at ``paths``: None for each one gone
+    (404), else the host's reason for refusing it."""
+    answers: dict[str, str | None] = {}
+    deadline = time.monotonic() + HOST_ANSWER_SECONDS
+    while True:
+        for path in [p for p in paths if p not in answers]:
+            try:
+                row = api.call("GET", path)
+            except ClientError as exc:
+                if exc.status != 404:
+                    raise
+                answers[path] = None
+                continue
+            if row["error"] and not row.get("removing"):
+                answers[path] = row["error"]
+        if len(answers) == len(paths):
+            return answers
+        if time.monotonic() > deadline:
+            raise ClientError(f"asked; no answer from the host in {HOST_ANSWER_SECONDS:g} s (it may be down): "
+                              "the list shows how it ends")
+        time.sleep(FOLLOW_SECONDS)
+
+
+def _team(api: Api, ref: str | None) -> dict:
+    """The team --team names (by name or ID); without it, the only one of yours you may write in."""
+    mine = [t for t in api.call("GET", "teams/") if t["role"] is not None]
+    names = ", ".join(f"{t['name']} ({t['role']})" for t in mine) or "none"
+    if ref is not None:
+        found = [t for t in mine if ref in (t["name"], str(t["id"]))]
+        if not found:
+            raise ClientError(f"no team {ref!r} among yours: {names}")
+        return found[0]
+    writable = [t for t in mine if t["role"] != "viewer"]
+    if len(writable) != 1:
+        raise ClientError(f"say which team with --team; yours: {names}")
+    return writable[0]
+
+
+def _image(api: Api, ref: str) -> int:
+    """An image's build ID from what `berth images` shows: a build ID, the image's name
+    (``team1/web:latest``, or the app's name, for its current image) or an image ID prefix.
+    A number is a build ID first: an image ID only when no build listed has it."""
+    rows = api.call("GET", "images/")
+    if ref.isdigit() and any(r["build"] == int(ref) for r in rows):
+        return int(ref)
+    by_name = {r["build"] for r in rows if r["current"] and ref in (r["image"], r["app"], f"{r['app']}:latest")}
+    digest = ref.removeprefix("sha256:")
+    is_hex = bool(digest) and all(c in "0123456789abcdef" for c in digest)
+    by_id = {r["build"] for r in rows if is_hex and r["image_id"].removeprefix("sha256:").startswith(digest)}
+    found = by_name or by_id
+    if not found and ref.isdigit():
+        return int(ref)  # not listed (the same image as a later build's, or not yours): the server says why
+    if not found:
+        raise ClientError(f"no image {ref!r} in your teams (`berth images` lists them)")
+    if len(found) > 1:
+        raise ClientError(f"{ref!r} names several images: give a build ID ({', '.join(map(str, sorted(found)))})")
+    return found.pop()
+
+
+def _removed_lines(row: dict) -> list[str]:
+    """What docker rmi prints of an image removed: its tag untagged, if it held it, and its ID."""
+    return ([f"Untagged: {row['image']}"] if row["current"] else []) + [
+        f"Deleted: {row['image_id'] or 'the image of build #' + str(row['build'])}"]
+
+
+def cmd_rmi(args) -> int:
+    api = _api()
+
+    def remove(ref: str) -> None:
+        try:
+            row = api.call("DELETE", f"images/{_image(api, ref)}/")
+        except ClientError as exc:
+            if exc.status == 404:  # a build ID that is not one of your teams'
+                raise ClientError(f"no image {ref!r} in your teams (`berth images` lists them)", 404) from None
+            raise
+        refusal = _await_hosts(api, [f"images/{row['build']}/"]).popitem()[1]
+        if refusal:
+            raise ClientError(f"{ref}: {row['host']} refused: {refusal}")
+        print("\n".join(_removed_lines(row)), flush=True)
+    return _each(args.images, remove)
+
+
+def cmd_image_prune(args) -> int:
+    api = _api()
+    team = _team(api, args.team)
+    if not args.force:
+        print(f"WARNING! This will remove every image of team {team['name']} but each app's current one.")
+        try:
+            sure = input("Are you sure you want to continue? [y/N] ").strip().lower() in ("y", "yes")
+        except EOFError:
+            sure = False
+        if not sure:
+            raise ClientError("image prune has been cancelled")
+    rows = api.call("POST", f"teams/{team['id']}/images/prune/")["removing"]
+    answers = _await_hosts(api, [f"images/{row['build']}/" for row in rows])
+    deleted = [row for row in rows if answers[f"images/{row['build']}/"] is None]
+    for row in rows:
+        refusal = answers[f"images/{row['build']}/"]
+        if refusal:  # as docker's prune, an image in use is kept: that is no failure of the prune
+            print(f"berth: kept build #{row['build']}'s image: {refusal}", file=sys.stderr)
+    if deleted:
+        print("Deleted Images:\n" + "\n".join(line for row in deleted for line in _removed_lines(row)) + "\n")
+    print(f"Removed {len(deleted)} of {len(rows)} older image(s) of team {team['name']}; each app keeps its "
+          "current one.")
+    return 0
+
+
+def cmd_image(args) -> int:
+    return {"ls": cmd_images, "rm": cmd_rmi, "prune": cmd_image_prune}[args.image_command](args)
+
+
+def _volume(api: Api, name: str, team: str | None) -> dict:
+    """A volume by its name, which is unique in a team: --team (by name or ID) tells teams apart."""
+    rows = [v for v in api.call("GET", "volumes/")
+            if v["name"] == name and team in (None, v["team"], str(v["team_id"]))]
+    if not rows:
+        raise ClientError(f"no volume {name!r} in {'team ' + team if team else 'your teams'} "
+                          "(`berth volume ls` lists them)")
+    if len(rows) > 1:
+        raise ClientError(f"{name!r} names volumes in several teams ({', '.join(v['team'] for v in rows)}): "
+                          "say which with --team")
+    return rows[0]
+
+
+def cmd_volume_ls(args) -> int:
+    api = _api()
+    query = f"?team={_team(api, args.team)['id']}" if args.team else ""
+    rows = [cli_tables.volume_row(row) for row in api.call("GET", "volumes/" + query)]
+    print(cli_tables.table(rows, cli_tables.VOLUME_COLUMNS))
+    return 0
+
+
+def cmd_volume_create(args) -> int:
+    api = _api()
+    volume = api.call("POST", "volumes/", {"team": _team(api, args.team)["id"], "name": args.name})
+    print(volume["name"])
+    return 0
+
+
+def cmd_volume_rm(args) -> int:
+    api = _api()
+
+    def remove(name: str) -> None:
+        volume = _volume(api, name, args.team)
+        if api.call("DELETE", f"volumes/{volume['id']}/") is not None:  # 202: asked of the host with its files
+            refusal = _await_hosts(api, [f"volumes/{volume['id']}/"]).popitem()[1]
+            if refusal:
+                raise ClientError(f"{name}: {volume['host']} refused: {refusal}")
+        print(name, flush=True)
+    return _each(args.names, remove)
+
+
+def cmd_volume(args) -> int:
+    return {"ls": cmd_volume_ls, "create": cmd_volume_create, "rm": cmd_volume_rm}[args.volume_command](args)
 
 
 def _follow(api: Api, path: str, after: str | None, until_end: bool, follow: bool) -> dict | None:
@@ -289,6 +466,7 @@ def _act(method: str, path: str, done: str):
 COMMANDS = {
     "login": cmd_login, "apps": cmd_apps, "app": cmd_app_set, "build": cmd_build, "run": cmd_run, "ps": cmd_ps,
     "logs": cmd_logs, "stats": cmd_stats, "images": cmd_images, "hosts": cmd_hosts,
+    "image": cmd_image, "rmi": cmd_rmi, "volume": cmd_volume,
     "stop": _act("POST", "containers/{id}/stop/", "stop"),
     "restart": _act("POST", "containers/{id}/restart/", "restart"),
     "kill": _act("POST", "containers/{id}/kill/", "kill"),
