@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
+from bench.common import IMAGE, PODMAN, PODMAN_RUN  # noqa: E402
 from tests.fleet.stack import start_fleet, stop_fleet  # noqa: E402
 
 SLEEPER = 'FROM busybox\nCMD ["sleep", "3600"]\n'
@@ -132,13 +133,13 @@ def _agent_run_seconds(fleet) -> list[float]:
             for m in done.finditer((host.logs / "agent.log").read_text(errors="replace"))]
 
 
-def _peer(cmd: list[str], count: int = 50) -> float | None:
+def _peer(cmd: list[str], run_flags: list[str], count: int = 50) -> float | None:
     """p50 seconds of ``cmd run -d`` of a sleeping busybox, each removed afterwards."""
     try:
         times = []
         for _ in range(count):
             started = time.perf_counter()
-            cid = subprocess.run([*cmd, "run", "-d", "localhost/busybox:latest", "sleep", "3600"], check=True,
+            cid = subprocess.run([*cmd, "run", "-d", *run_flags, IMAGE, "sleep", "3600"], check=True,
                                  capture_output=True, text=True).stdout.strip()
             times.append(time.perf_counter() - started)
             subprocess.run([*cmd, "rm", "-f", cid], check=True, capture_output=True)
@@ -176,8 +177,8 @@ def main() -> None:
     if left:
         print(f"LEFT BEHIND: {left}")
     if args.peers:
-        for name, cmd in (("docker", ["docker"]), ("podman", ["podman", "--runtime", "runc"])):
-            p50 = _peer(cmd)
+        for name, cmd, flags in (("docker", ["docker"], []), ("podman", PODMAN, PODMAN_RUN)):
+            p50 = _peer(cmd, flags)
             if p50:
                 print(f"{name} run -d p50 {p50 * 1000:.0f} ms: Berth's API-to-running p50 is "
                       f"{_percentile(lat, 50) / p50:.2f}x")

@@ -92,10 +92,7 @@ def start_replacement(lost: Container) -> Container:
 def _start(container: Container, away_from=None) -> Container:
     app = container.app
     with transaction.atomic():
-        # Two runs at once must not both slip under the quota: lock the team's rows (on
-        # SQLite the IMMEDIATE transaction already serialises writers).
-        list(Container.objects.select_for_update().filter(app__team=app.team))
-        _check_quota(app, container)
+        _check_quota(app, container)  # locks the team's quota row: two runs at once cannot both slip under it
         only = None if container.build.registry_ref else container.build.host
         container.host = placement.place(app.team, container.memory_mb, container.cpus, app.host_labels,
                                          only=only, exclude=away_from)
