@@ -40,5 +40,5 @@ def team_state(team) -> dict:
 
 def notify_tables(container: Container) -> None:
     """A container started or ended: the host's and the team's tables gain or lose a row."""
-    live.notify("host", container.host_id, host_state(container.host))
-    live.notify("team", container.app.team_id, team_state(container.app.team))
+    live.changed("host", container.host_id)
+    live.changed("team", container.app.team_id)

@@ -120,4 +120,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         return still_active(user) and self.load_allowed(user)
 
     async def state_changed(self, event):
-        await self.send(text_data=json.dumps({"type": "state", "state": event["state"]}))
+        state = event["state"]
+        if state is None:  # live.changed(): made here, for this viewer
+            state = await database_sync_to_async(self.load_state)()
+        await self.send(text_data=json.dumps({"type": "state", "state": state}))

@@ -18,6 +18,12 @@ def notify(kind: str, object_id: int, payload: dict) -> None:
     transaction.on_commit(send)
 
 
+def changed(kind: str, object_id: int) -> None:
+    """Tell the pages watching an object to load its state again: for states that cost a
+    query to make (a table of rows), made only where someone watches, not at every event."""
+    notify(kind, object_id, None)
+
+
 def access_changed(user_id: int) -> None:
     """Tell the user's open sockets that their access may be less than it was (a role changed,
     a membership or the account went): each checks again and closes if it must."""

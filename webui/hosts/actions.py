@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from webui.containers import fleet
-from webui.containers.listing import fleet_row, host_state
+from webui.containers.listing import fleet_row
 from webui.audit.log import record
 from webui.containers.models import Container
 from webui.core import live
@@ -68,7 +68,7 @@ def record_heartbeat(info: dict) -> Host | None:
 
 
 def _tell_pages(host: Host) -> None:
-    live.notify("host", host.id, host_state(host))
+    live.changed("host", host.id)
     live.notify("fleet", 0, {"host": fleet_row(host)})
 
 
