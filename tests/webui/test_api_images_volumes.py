@@ -262,3 +262,23 @@ def test_your_tokens_are_yours_only_and_a_revoked_one_stops_working(owner, outsi
     assert client.delete(f"/api/tokens/{laptop.id}/").status_code == 204
     assert Client(headers={"Authorization": f"Bearer {laptop_token}"}).get("/api/apps/").status_code == 401
     assert AuditEntry.objects.filter(action="token.revoke", object_id=laptop.id).exists()
+
+
+# A JSON body with half of a surrogate pair ("\ud800") holds no text: refused, not a server error
+# when a message would repeat it (any endpoint: the API's JSON parser refuses it).
+
+@pytest.mark.parametrize("method, url, body", [
+    ("post", "/api/volumes/", {"team": "{team}", "name": "\ud800"}),
+    ("post", "/api/apps/", {"team": "{team}", "name": "x", "dockerfile": "FROM busybox", "memory_mb": 32,
+                            "cpus": 0.5, "env": ["A\udfff=1"]}),
+    ("patch", "/api/apps/{app}/", {"env": ["OK=1", "\ud83d=x"]}),
+])
+def test_a_lone_surrogate_in_a_json_body_is_refused_naming_it(owner, team, app, method, url, body):
+    body = {key: team.id if value == "{team}" else value for key, value in body.items()}
+    half = next(ch for ch in json.dumps(body, ensure_ascii=False) if 0xD800 <= ord(ch) <= 0xDFFF)
+    response = getattr(api(owner), method)(url.format(app=app.id), json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == (f"JSON parse error - \\u{ord(half):04x} is half of a UTF-16 surrogate "
+                                         "pair, not a character.")
+    app.refresh_from_db()
+    assert not Volume.objects.exists() and app.env == [] and list(team.apps.all()) == [app]

@@ -31,7 +31,8 @@ VOLUME_HEADINGS = ["TEAM", "VOLUME NAME", "HOST", "USED BY", "STATUS"]
 
 
 @pytest.fixture
-def logged_in(berth):  # noqa: F811 (the fixture of test_cli.py)
+def logged_in(berth, queue):  # noqa: F811 (the fixture of test_cli.py)
+    """Logged in, with the host's queue empty: earlier tests' jobs are no answer to wait for."""
     berth("login", berth.url, "--token", berth.token)
     return berth
 
