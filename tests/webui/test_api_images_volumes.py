@@ -282,3 +282,34 @@ def test_a_lone_surrogate_in_a_json_body_is_refused_naming_it(owner, team, app, 
                                          "pair, not a character.")
     app.refresh_from_db()
     assert not Volume.objects.exists() and app.env == [] and list(team.apps.all()) == [app]
+
+
+# An ID or a count in Unicode digits ("²", which str.isdigit takes and int refuses) or past the
+# database's integers: refused by name, or naming nothing, never a server error.
+
+@pytest.mark.parametrize("method, url, body, field, message", [
+    ("get", "/api/volumes/?team=²", None, "team", "Give a team's ID (a whole number)."),
+    ("get", "/api/images/?team=²", None, "team", "Give a team's ID (a whole number)."),
+    ("get", "/api/containers/stats/?container=²", None, "container", "Give container IDs (whole numbers)."),
+    ("get", "/api/containers/{container}/logs/?tail=²", None, "tail", "tail must be a whole number from 1 to"),
+    ("post", "/api/volumes/", {"team": "²", "name": "data"}, "team", "Give the ID of one of your teams."),
+    ("post", "/api/apps/", {"team": "²", "name": "x", "dockerfile": "FROM busybox", "memory_mb": 32, "cpus": 1},
+     "team", "Select a valid choice."),
+    ("get", "/api/audit/?team=²", None, "team", "team must be a team's ID (a whole number)"),
+])
+def test_an_id_in_unicode_digits_is_refused_by_name(owner, container, method, url, body, field, message):
+    owner.is_staff = True  # for the fleet's audit log
+    owner.save()
+    client = api(owner)
+    url = url.format(container=container.id)
+    response = client.get(url) if method == "get" else post(client, url, body)
+    assert response.status_code == 400 and message in str(response.json()[field]), response.content[:300]
+
+
+def test_an_id_past_the_databases_integers_names_nothing(owner, team, container):
+    huge = "9" * 20
+    client = api(owner)
+    assert client.get(f"/api/containers/stats/?container={huge}&container={container.id}").json()[0]["id"] == \
+        container.id
+    assert client.get(f"/api/volumes/?team={huge}").json() == []
+    assert client.get(f"/api/images/?team={huge}").json() == []

@@ -282,3 +282,10 @@ def test_help_lists_the_image_and_volume_commands(berth, capsys):  # noqa: F811
     with pytest.raises(SystemExit) as done:
         client.main(["volume", "mv", "a", "b"])
     assert done.value.code == 2 and "invalid choice: 'mv' (choose from" in capsys.readouterr().err
+
+
+def test_a_name_in_unicode_digits_is_a_name_not_an_id(logged_in, app, host):
+    code, _, err = logged_in("rmi", "²")
+    assert code == 1 and "no image '²' in your teams" in err
+    code, _, err = logged_in("logs", "²")
+    assert code == 1 and "no container '²' in your teams" in err

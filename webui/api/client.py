@@ -101,9 +101,13 @@ def _app_id(api: Api, name_or_id: str) -> int:
     return found[0]["id"]
 
 
+def _is_id(ref: str) -> bool:
+    return ref.isascii() and ref.isdigit()  # isdigit alone is true of "²", which int() refuses
+
+
 def _container_id(api: Api, ref: str) -> int:
     """A container by its ID or its name (``hello-3``), as docker takes either."""
-    if ref.isdigit():
+    if _is_id(ref):
         return int(ref)
     found = [c for c in api.call("GET", "containers/") if c["name"] == ref]
     if not found:
@@ -202,14 +206,14 @@ def _image(api: Api, ref: str) -> int:
     (``team1/web:latest``, or the app's name, for its current image) or an image ID prefix.
     A number is a build ID first: an image ID only when no build listed has it."""
     rows = api.call("GET", "images/")
-    if ref.isdigit() and any(r["build"] == int(ref) for r in rows):
+    if _is_id(ref) and any(r["build"] == int(ref) for r in rows):
         return int(ref)
     by_name = {r["build"] for r in rows if r["current"] and ref in (r["image"], r["app"], f"{r['app']}:latest")}
     digest = ref.removeprefix("sha256:")
     is_hex = bool(digest) and all(c in "0123456789abcdef" for c in digest)
     by_id = {r["build"] for r in rows if is_hex and r["image_id"].removeprefix("sha256:").startswith(digest)}
     found = by_name or by_id
-    if not found and ref.isdigit():
+    if not found and _is_id(ref):
         return int(ref)  # not listed (the same image as a later build's, or not yours): the server says why
     if not found:
         raise ClientError(f"no image {ref!r} in your teams (`berth images` lists them)")

@@ -7,6 +7,8 @@ from rest_framework.exceptions import ValidationError
 
 from workers.streams import TAIL_MAX, valid_position
 
+from .params import is_whole_number
+
 PAGE = 5000
 
 
@@ -15,7 +17,7 @@ def log_entries(key: str, after: str | None, tail: str | None = None) -> dict:
     client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     try:
         if tail is not None:
-            if not tail.isdigit() or not 0 < int(tail) <= TAIL_MAX:
+            if not is_whole_number(tail) or not 0 < int(tail) <= TAIL_MAX:
                 raise ValidationError({"tail": f"tail must be a whole number from 1 to {TAIL_MAX}"})
             entries = list(reversed(client.xrevrange(key, count=int(tail))))
         else:

@@ -21,6 +21,7 @@ from webui.invitations import actions as invitations
 from webui.invitations import members
 from webui.invitations.models import Invitation
 
+from . import params
 from . import team_serializers as s
 
 
@@ -173,7 +174,7 @@ class FleetAuditView(generics.ListAPIView):
         if not self.request.user.is_staff:
             raise NotFound()  # as the hosts: not there for others
         team_id = self.request.query_params.get("team", "")
-        if team_id and not team_id.isdigit():
+        if team_id and not params.is_whole_number(team_id):
             raise ValidationError({"team": "team must be a team's ID (a whole number)"})
         team = get_object_or_404(Team, id=team_id) if team_id else None
         return log.entries(team, self.request.query_params.get("action", ""))

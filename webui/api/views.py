@@ -24,6 +24,7 @@ from webui.images.run_settings import RunOverridesForm, merge_env
 from webui.metrics.exposition import newest_samples
 from workers import contracts, streams
 
+from . import params
 from . import serializers as s
 from .logs import log_entries
 
@@ -225,9 +226,7 @@ class ContainerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         running = self.get_queryset().filter(status=contracts.C_RUNNING)
         wanted = request.query_params.getlist("container")
         if wanted:
-            if not all(item.isdigit() for item in wanted):
-                raise ValidationError({"container": "Give container IDs (whole numbers)."})
-            running = running.filter(id__in=[int(item) for item in wanted])
+            running = running.filter(id__in=params.ids(wanted, "container", "Give container IDs (whole numbers)."))
         running = list(running)
         samples = newest_samples(running)
         return Response([{"id": c.id, "name": c.name, "app": c.app.name, "host": c.host.name,
@@ -254,9 +253,7 @@ class ImageViewSet(viewsets.GenericViewSet):
         teams = teams_of(request.user).order_by("-personal", "name")
         team = request.query_params.get("team")
         if team is not None:
-            if not team.isdigit():
-                raise ValidationError({"team": "Give a team's ID (a whole number)."})
-            teams = teams.filter(id=int(team))
+            teams = teams.filter(id__in=params.ids([team], "team", "Give a team's ID (a whole number)."))
         rows = [{"build": build, "current": current, "team": t.name}
                 for t in teams for build, current in image_actions.team_images(t)]
         return Response(s.ImageSerializer(rows, many=True).data)

@@ -16,6 +16,7 @@ from webui.volumes import actions
 from webui.volumes.forms import VolumeForm
 from webui.volumes.models import Volume
 
+from . import params
 from .views import _body, _checked, _refused, _writable
 
 
@@ -67,9 +68,7 @@ class VolumeViewSet(viewsets.GenericViewSet):
         teams = teams_of(request.user).order_by("-personal", "name")
         team = request.query_params.get("team")
         if team is not None:
-            if not team.isdigit():
-                raise ValidationError({"team": "Give a team's ID (a whole number)."})
-            teams = teams.filter(id=int(team))
+            teams = teams.filter(id__in=params.ids([team], "team", "Give a team's ID (a whole number)."))
         return Response(VolumeSerializer(_rows(teams), many=True).data)
 
     @extend_schema(request=VolumeCreateRequestSerializer, responses={201: VolumeSerializer},

@@ -37,7 +37,8 @@ def can_write(user, team) -> bool:
 
 def team_of_user(user, team_id):
     """The team with this ID (as a form or an API body gives it) if ``user`` is in it, else None."""
-    return teams_of(user).filter(id=team_id).first() if str(team_id).isdigit() else None
+    text = str(team_id)  # isdigit alone is true of "²", which no ID lookup takes
+    return teams_of(user).filter(id=team_id).first() if text.isascii() and text.isdigit() else None
 
 
 def teams_seen_by(user):
