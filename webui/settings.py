@@ -62,7 +62,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Berth API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False,
-                        "DESCRIPTION": "Apps, builds, containers and hosts, as the pages show them."}
+                        "DESCRIPTION": "What the pages do: apps, builds, images, containers, volumes, teams, "
+                                       "invitations, quotas, the audit log; hosts and join tokens for admins."}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -72,7 +72,7 @@ class TestHost:
         self.env = {**env,
                     "BERTH_HOST_NAME": self.name,
                     "BERTH_STATE_DIR": str(self.dir / "state"), "BERTH_RUN_DIR": str(self.dir / "run"),
-                    "BERTH_BRIDGE": f"bc{tag}", "BERTH_SUBNET": f"10.204.{index}.0/24",
+                    "BERTH_BRIDGE": f"bc{tag}", "BERTH_SUBNET": f"10.{210 + index}.0.0/16",
                     "BERTH_NFT_TABLE": "berth_fleet", "BERTH_CGROUP_PARENT": f"/berth-fleet-{tag}",
                     "BERTH_NETNS_PREFIX": f"bf{tag}"}
         self.agent: subprocess.Popen | None = None

@@ -203,3 +203,20 @@ def test_a_pending_container_given_up_is_withdrawn_from_its_hosts_queue(fleet, a
     _die(waiting.host.name)
     actions.mark_down_hosts()
     assert queue.exists(streams.run_withdrawn(waiting.runtime_id))
+
+
+def test_a_host_that_fails_its_starts_does_not_draw_the_work(fleet, app, build):
+    """A failed start holds nothing: without a penalty the failing host would look emptiest."""
+    from django.utils import timezone
+
+    build.registry_ref = "10.0.0.1:5000/team1/web:build-1"
+    build.save()
+    app.ports = []
+    app.save()
+    broken = Host.objects.get(name="h2")
+    Container.objects.create(app=app, build=build, host=broken, memory_mb=64, status=contracts.C_FAILED,
+                             finished=timezone.now(), error="no free address")
+    for _ in range(2):
+        Container.objects.create(app=app, build=build, host=Host.objects.get(name="h3"), memory_mb=64,
+                                 status=contracts.C_RUNNING)
+    assert [h.name for h in placement.candidates(app.team, 64, None, {})] == ["test-host", "h3", "h2"]

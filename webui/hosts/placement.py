@@ -3,12 +3,16 @@
 A host qualifies when it is up and not cordoned, carries every label the app
 asks for, and has the memory left for the job's limit (the limits of what it
 already holds are counted, not its momentary use: a limit is a promise). Of
-those, the one holding the fewest of the team's containers wins, then the one
-holding the fewest in all: a team's containers spread over the fleet.
+those, a host where a container failed to start in the last two minutes comes last;
+then the one holding the fewest of the team's containers wins, then the one holding
+the fewest in all: a team's containers spread over the fleet.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import Count, Q, Sum
+from django.utils import timezone
 
 from webui.core.errors import UserError
 from workers import contracts
@@ -17,6 +21,7 @@ from .models import Host
 
 # What a host has promised: containers starting or running on it.
 HOLDING = (contracts.C_PENDING, contracts.C_RUNNING)
+FAILING_SECONDS = 120
 
 
 def matches(host: Host, wanted: dict) -> bool:
@@ -36,15 +41,20 @@ def candidates(team, memory_mb: int, cpus: float | None, labels: dict, only: Hos
                exclude: Host | None = None) -> list[Host]:
     """Hosts that can take a job of these limits, best first."""
     holding = Q(container_set__status__in=HOLDING)
+    # A container that could not start holds nothing, so a host that fails every start would
+    # look the emptiest and draw all the work: one that failed lately comes last.
+    failing = Q(container_set__status=contracts.C_FAILED,
+                container_set__finished__gte=timezone.now() - timedelta(seconds=FAILING_SECONDS))
     hosts = (_eligible(only, exclude)
              .annotate(committed_mb=Sum("container_set__memory_mb", filter=holding, default=0),
                        held=Count("container_set", filter=holding),
-                       team_held=Count("container_set", filter=holding & Q(container_set__app__team=team))))
+                       team_held=Count("container_set", filter=holding & Q(container_set__app__team=team)),
+                       failed_lately=Count("container_set", filter=failing)))
     fitting = [h for h in hosts
                if matches(h, labels)
                and h.committed_mb + memory_mb <= h.memory_bytes // (1024 * 1024)
                and (cpus or 0) <= max(h.cpus, 1)]
-    return sorted(fitting, key=lambda h: (h.team_held, h.held, h.name))
+    return sorted(fitting, key=lambda h: (h.failed_lately > 0, h.team_held, h.held, h.name))
 
 
 def place(team, memory_mb: int, cpus: float | None, labels: dict, only: Host | None = None,
