@@ -75,7 +75,7 @@ def _cpu_seconds(pid: int) -> float:
 def _build(fleet) -> int:
     team = fleet.alice.call("GET", "teams/")[0]["id"]
     app = fleet.alice.call("POST", "apps/", {"team": team, "name": "sleeper", "dockerfile": SLEEPER,
-                                             "memory_mb": 8, "cpus": 0.01, "ports": ""})
+                                             "memory_mb": 32, "cpus": 0.25, "ports": ""})
     build = fleet.alice.call("POST", f"apps/{app['id']}/build/", {})
     done = fleet.wait("the build", lambda: (b := fleet.alice.call("GET", f"builds/{build['id']}/"))["status"]
                       in ("succeeded", "failed") and b, 120)
@@ -133,7 +133,7 @@ def _agent_run_seconds(fleet) -> list[float]:
             for m in done.finditer((host.logs / "agent.log").read_text(errors="replace"))]
 
 
-def _peer(cmd: list[str], run_flags: list[str], count: int = 50) -> float | None:
+def _peer(cmd: list[str], run_flags: list[str], rm_flags: list[str], count: int = 50) -> float | None:
     """p50 seconds of ``cmd run -d`` of a sleeping busybox, each removed afterwards."""
     try:
         times = []
@@ -142,7 +142,7 @@ def _peer(cmd: list[str], run_flags: list[str], count: int = 50) -> float | None
             cid = subprocess.run([*cmd, "run", "-d", *run_flags, IMAGE, "sleep", "3600"], check=True,
                                  capture_output=True, text=True).stdout.strip()
             times.append(time.perf_counter() - started)
-            subprocess.run([*cmd, "rm", "-f", cid], check=True, capture_output=True)
+            subprocess.run([*cmd, "rm", "-f", *rm_flags, cid], check=True, capture_output=True)
         return statistics.median(times)
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"  ({cmd[0]} not measured: {exc})")
@@ -154,14 +154,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=6.0, help="runs posted per second")
     parser.add_argument("--alive", type=int, default=150, help="containers kept running at most")
+    parser.add_argument("--hosts", type=int, default=3, help="host agents, each in its own namespaces")
     parser.add_argument("--peers", action="store_true", help="also time docker and podman run -d")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="berth-bench-fleet-") as tmp:
         Path(tmp).chmod(0o711)
-        fleet = start_fleet(Path(tmp), secrets.token_hex(3), env={"BERTH_DEFAULT_MAX_CONTAINERS": str(args.runs)})
+        fleet = start_fleet(Path(tmp), secrets.token_hex(3), args.hosts,
+                            env={"BERTH_DEFAULT_MAX_CONTAINERS": str(args.runs)})
         try:
             app_id = _build(fleet)
-            print(f"{args.runs} runs at {args.rate:g}/s, at most {args.alive} alive, 3 hosts")
+            print(f"{args.runs} runs at {args.rate:g}/s, at most {args.alive} alive, {args.hosts} hosts")
             result = _drive(fleet, app_id, args.runs, args.rate, args.alive)
         finally:
             left = stop_fleet(fleet)
@@ -177,8 +179,9 @@ def main() -> None:
     if left:
         print(f"LEFT BEHIND: {left}")
     if args.peers:
-        for name, cmd, flags in (("docker", ["docker"], []), ("podman", PODMAN, PODMAN_RUN)):
-            p50 = _peer(cmd, flags)
+        # podman's rm -f waits out the stop timeout (sleep ignores SIGTERM as PID 1): -t 0.
+        for name, cmd, flags, rm_flags in (("docker", ["docker"], [], []), ("podman", PODMAN, PODMAN_RUN, ["-t", "0"])):
+            p50 = _peer(cmd, flags, rm_flags)
             if p50:
                 print(f"{name} run -d p50 {p50 * 1000:.0f} ms: Berth's API-to-running p50 is "
                       f"{_percentile(lat, 50) / p50:.2f}x")
