@@ -72,17 +72,6 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
-def _build(fleet) -> int:
-    team = fleet.alice.call("GET", "teams/")[0]["id"]
-    app = fleet.alice.call("POST", "apps/", {"team": team, "name": "sleeper", "dockerfile": SLEEPER,
-                                             "memory_mb": 32, "cpus": 0.25, "ports": ""})
-    build = fleet.alice.call("POST", f"apps/{app['id']}/build/", {})
-    done = fleet.wait("the build", lambda: (b := fleet.alice.call("GET", f"builds/{build['id']}/"))["status"]
-                      in ("succeeded", "failed") and b, 120)
-    assert done["status"] == "succeeded", done
-    return app["id"]
-
-
 def _drive(fleet, app_id: int, runs: int, rate: float, alive: int) -> dict:
     watch = Watch(fleet.db_path)
     watch.start()
@@ -162,7 +151,7 @@ def main() -> None:
         fleet = start_fleet(Path(tmp), secrets.token_hex(3), args.hosts,
                             env={"BERTH_DEFAULT_MAX_CONTAINERS": str(args.runs)})
         try:
-            app_id = _build(fleet)
+            app_id = fleet.built_app("sleeper", SLEEPER, memory_mb=32, cpus=0.25)[0]["id"]
             print(f"{args.runs} runs at {args.rate:g}/s, at most {args.alive} alive, {args.hosts} hosts")
             result = _drive(fleet, app_id, args.runs, args.rate, args.alive)
         finally:

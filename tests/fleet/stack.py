@@ -42,6 +42,17 @@ class Fleet:
     def host(self, name: str) -> TestHost:
         return next(h for h in self.hosts if h.name == name)
 
+    def built_app(self, name: str, dockerfile: str, memory_mb: int, cpus: float) -> tuple[dict, dict]:
+        """An app of alice's team, built once through the API: (the app, its finished build)."""
+        team = self.alice.call("GET", "teams/")[0]["id"]
+        app = self.alice.call("POST", "apps/", {"team": team, "name": name, "dockerfile": dockerfile,
+                                                "memory_mb": memory_mb, "cpus": cpus, "ports": ""})
+        build = self.alice.call("POST", f"apps/{app['id']}/build/", {})
+        done = self.wait("the build", lambda: (b := self.alice.call("GET", f"builds/{build['id']}/"))["status"]
+                         in ("succeeded", "failed") and b, 120)
+        assert done["status"] == "succeeded", done
+        return app, done
+
     def wait(self, what: str, check, timeout: float = 60):
         """Poll ``check`` until it returns something true; that value."""
         deadline = time.monotonic() + timeout

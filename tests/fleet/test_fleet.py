@@ -30,14 +30,7 @@ def _hosts(fleet) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def built(fleet):
     """The app, built once, on whichever host the queue chose; every other host lacks it."""
-    team = fleet.alice.call("GET", "teams/")[0]["id"]
-    app = fleet.alice.call("POST", "apps/", {"team": team, "name": "sleeper", "dockerfile": SLEEPER,
-                                             "memory_mb": 32, "cpus": 0.1, "ports": ""})
-    build = fleet.alice.call("POST", f"apps/{app['id']}/build/", {})
-    done = fleet.wait("the build", lambda: (b := fleet.alice.call("GET", f"builds/{build['id']}/"))["status"]
-                      in ("succeeded", "failed") and b, 120)
-    assert done["status"] == "succeeded", done
-    return app, done
+    return fleet.built_app("sleeper", SLEEPER, memory_mb=32, cpus=0.1)
 
 
 def test_runs_spread_over_the_hosts_through_the_shared_registry(fleet, built):
