@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from ..conftest import EXAMPLES
+from ..processes import free_port
 from .pages import built_app, create_app, fetch, log_in
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,9 @@ def stats_text(page) -> tuple[str, str, str]:
 
 def test_upload_build_run_watch_stop_remove(page, stack, tmp_path):
     log_in(page, stack, "alice")
-    create_app(page, stack, "hello", str(EXAMPLES / "hello-web" / "Dockerfile"), context_tar(tmp_path), "18080:80")
+    # A free port, not the README's 18080: a Berth someone runs beside the suite may publish that.
+    port = free_port()
+    create_app(page, stack, "hello", str(EXAMPLES / "hello-web" / "Dockerfile"), context_tar(tmp_path), f"{port}:80")
     app_url = page.url
 
     page.click("button:text-is('Build')")
@@ -38,7 +41,7 @@ def test_upload_build_run_watch_stop_remove(page, stack, tmp_path):
     page.goto(app_url)
     page.click("button:text-is('Run')")
     page.wait_for_selector("#status >> text=running")
-    assert "Hello from Berth" in fetch("http://127.0.0.1:18080/")
+    assert "Hello from Berth" in fetch(f"http://127.0.0.1:{port}/")
     page.wait_for_selector("#log >> text=response:200")  # httpd -v logged our request
 
     page.wait_for_function("document.querySelector('[data-chart=mem] .value').textContent.includes('/ 64.0 MB')")
@@ -47,7 +50,7 @@ def test_upload_build_run_watch_stop_remove(page, stack, tmp_path):
     while stats_text(page) == first:
         assert time.monotonic() < deadline, f"the stats never changed from {first}"
         for _ in range(20):  # some requests, so httpd forks and uses CPU and memory
-            fetch("http://127.0.0.1:18080/built.txt")
+            fetch(f"http://127.0.0.1:{port}/built.txt")
         time.sleep(0.5)
 
     page.click("button:text-is('Stop')")
@@ -55,7 +58,7 @@ def test_upload_build_run_watch_stop_remove(page, stack, tmp_path):
     page.click("button:text-is('Remove')")
     page.wait_for_selector("#status >> text=removed")
     with pytest.raises(OSError):
-        urllib.request.urlopen("http://127.0.0.1:18080/", timeout=2)
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
 
 
 # A Dockerfile refused at its first lines is refused on the form (tests/e2e/test_pages.py); these
