@@ -170,14 +170,21 @@ class ImageStore:
         ref = normalize_ref(check_name(name)) if name else None
         with locked(self.root / ".index.lock"):
             index = json.loads(self._index_path.read_text())
-            entries = [m for m in index["manifests"]
-                       if not (ref and m.get("annotations", {}).get(REF_ANNOTATION) == ref)
-                       and not (not ref and m["digest"] == manifest_digest and not m.get("annotations"))]
+            entries = []
+            for m in index["manifests"]:
+                if ref and m.get("annotations", {}).get(REF_ANNOTATION) == ref:
+                    if m["digest"] != manifest_digest:
+                        # The name moves on; the image it named stays, untagged, as Docker's
+                        # <none>: containers made from it still restart, and prune removes it
+                        # once none uses it.
+                        entries.append({k: v for k, v in m.items() if k != "annotations"})
+                    continue
+                entries.append(m)
             entry = {"mediaType": MEDIA_MANIFEST, "digest": manifest_digest, "size": size}
             if ref:
                 entry["annotations"] = {REF_ANNOTATION: ref}
             entries.append(entry)
-            index["manifests"] = entries
+            index["manifests"] = _one_entry_each(entries)
             write_atomic(self._index_path, json.dumps(index, indent=1))
 
     def _entries(self) -> list[dict]:
@@ -237,3 +244,16 @@ class ImageStore:
 
     def size(self, image: Image) -> int:
         return sum(self.blob_path(d).stat().st_size for d in image.layers)
+
+
+def _one_entry_each(entries: list[dict]) -> list[dict]:
+    """An unnamed entry only for an image no named entry holds, and once."""
+    named = {m["digest"] for m in entries if m.get("annotations")}
+    seen, kept = set(), []
+    for m in entries:
+        if not m.get("annotations"):
+            if m["digest"] in named or m["digest"] in seen:
+                continue
+            seen.add(m["digest"])
+        kept.append(m)
+    return kept

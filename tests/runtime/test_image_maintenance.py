@@ -73,3 +73,22 @@ def test_prune_removes_dangling_images_but_not_young_files_or_named_images(own):
     assert not store.blob_path(dangling.layers[-1]).exists()
     assert store.resolve("busybox").layers  # the named base stays whole
     assert all(store.layer_dir(layer).is_dir() for layer in store.resolve("busybox").layers)
+
+
+def test_a_rebuild_under_the_same_name_keeps_the_old_image_for_its_containers(own):
+    """As Docker's: the name moves to the new image, the old one stays untagged, a container
+    made from it starts again, and prune removes it only once no container uses it."""
+    config, store, manager = own
+    old = _build(config, store, 'FROM busybox\nRUN echo one > /v\nCMD ["cat", "/v"]\n', tag="app:latest")
+    manager.run(RunRequest(id="c" * 32, image=old.id, memory_bytes=16 * MB, network="none"))
+    new = _build(config, store, 'FROM busybox\nRUN echo two > /v\nCMD ["cat", "/v"]\n', tag="app:latest")
+    assert store.resolve("app:latest").id == new.id
+    kept = store.resolve(old.id)
+    assert kept.name is None and [i.id for i in store.images()].count(old.id) == 1
+    manager.wait("c" * 32)
+    manager.start("c" * 32)  # the same container again, from the untagged image
+    assert pruning.prune(store, set(manager.image_users()), grace_seconds=0).images == []
+    manager.remove("c" * 32, force=True)
+    assert pruning.prune(store, set(manager.image_users()), grace_seconds=0).images == [old.short_id]
+    with pytest.raises(NotFound):
+        store.resolve(old.id)
