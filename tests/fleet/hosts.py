@@ -98,10 +98,7 @@ class TestHost:
         keep.mkdir()
         _run(*self.inside("sh", "-c", f"mount --rbind /sys/fs/cgroup {keep} && mount -t sysfs sysfs /sys"
                                       f" && mount --move {keep} /sys/fs/cgroup"))
-        self.python("from runtime.image.bootstrap import bootstrap_busybox\n"
-                    "from runtime.image.store import ImageStore\n"
-                    "from workers.agent.settings import runtime_config\n"
-                    "bootstrap_busybox(ImageStore(runtime_config()))\n")
+        # No base image made here: the agent makes busybox:latest when it starts, as on a new host.
 
     def python(self, code: str) -> str:
         """Run Python inside the host, with its agent's settings; its standard output."""

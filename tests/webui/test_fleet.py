@@ -220,3 +220,17 @@ def test_a_host_that_fails_its_starts_does_not_draw_the_work(fleet, app, build):
         Container.objects.create(app=app, build=build, host=Host.objects.get(name="h3"), memory_mb=64,
                                  status=contracts.C_RUNNING)
     assert [h.name for h in placement.candidates(app.team, 64, None, {})] == ["test-host", "h3", "h2"]
+
+
+def test_a_drain_that_cannot_move_a_container_is_refused_naming_it(fleet, app, build, queue):
+    """Without a shared registry the image is only on its build host: nothing is done."""
+    app.ports, app.restart_policy = [], "always"
+    app.save()
+    keeper = run_app(None, app)
+    Container.objects.filter(id=keeper.id).update(status=contracts.C_RUNNING)
+    with pytest.raises(UserError, match=f"Drain refused: {keeper.name} \\(restart always\\) cannot start on "
+                                        "another host: The image is only on host test-host"):
+        actions.drain_host(None, keeper.host)
+    keeper.host.refresh_from_db()
+    assert not keeper.host.cordoned, "rolled back: still takes work"
+    assert not Container.objects.filter(replaces=keeper).exists()

@@ -72,7 +72,11 @@ def drain(host) -> tuple[int, int]:
     moved = stopped = 0
     for container in Container.objects.filter(host=host, status=contracts.C_RUNNING).select_related("app", "build"):
         if container.restart_policy in _MOVES:
-            twin = start_replacement(container)  # a UserError (no room elsewhere) stops the drain here
+            try:
+                twin = start_replacement(container)
+            except UserError as exc:  # nothing done: the caller's transaction is rolled back
+                raise UserError(f"Drain refused: {container.name} (restart {container.restart_policy}) cannot "
+                                f"start on another host: {exc}") from None
             record(None, container.app.team, "container.replace", twin, replaces=container.id,
                    host=twin.host.name, reason=f"host {host.name} drained")
             transaction.on_commit(lambda c=container: client.queue_remove(host.name, c.id, c.runtime_id, True))
