@@ -106,6 +106,32 @@ def test_build_follows_the_log_to_the_end(berth, app, host):
     assert Build.objects.get(app=app).build_args == {"V": "1"}
 
 
+def test_a_failed_build_is_told_with_its_reason_though_the_log_ends_first(berth, app, host):
+    """The agent ends the log stream, then reports; the control worker records it a moment later."""
+    berth("login", berth.url, "--token", berth.token)
+    r = redis.Redis.from_url(settings.REDIS_URL)
+
+    def agent():
+        deadline = time.monotonic() + 10
+        while not Build.objects.filter(app=app).exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        build = Build.objects.get(app=app)
+        r.delete(streams.build_log(build.id))
+        record_build_event(build.id, {"status": contracts.BUILD_RUNNING})
+        r.xadd(streams.build_log(build.id), {"line": "ERROR: no such file"})
+        r.xadd(streams.build_log(build.id), {"end": "failed"})
+        time.sleep(1.5)  # the report still on its way
+        record_build_event(build.id, {"status": contracts.BUILD_FAILED,
+                                      "error": contracts.error("dockerfile", "COPY: no such file: app.py")})
+    helper = StandInAgent(agent)
+    helper.start()
+    code, out, err = berth("build", "web")
+    helper.finish()
+    assert code == 1
+    assert "failed: COPY: no such file: app.py" in err, err
+
+
 def test_ps_logs_and_clear_errors(berth, app, container, monkeypatch):
     berth("login", berth.url, "--token", berth.token)
     r = redis.Redis.from_url(settings.REDIS_URL)

@@ -333,6 +333,17 @@ def _follow(api: Api, path: str, after: str | None, until_end: bool, follow: boo
         time.sleep(FOLLOW_SECONDS)
 
 
+def _finished_build(api: Api, build_id: int, wait_seconds: float = 10) -> dict:
+    """The build once the control worker has recorded its end: the agent ends the log stream a
+    moment before, so the first read may still say running."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        build = api.call("GET", f"builds/{build_id}/")
+        if build["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return build
+        time.sleep(FOLLOW_SECONDS / 5)
+
+
 def cmd_build(args) -> int:
     api = _api()
     build_args = dict(item.split("=", 1) if "=" in item else (item, "") for item in args.build_arg)
@@ -340,9 +351,9 @@ def cmd_build(args) -> int:
                      {"build_args": build_args, "target": args.target or "", "no_cache": args.no_cache})
     print(f"build {build['id']} {build['status']} on {build['host']}", flush=True)
     end = _follow(api, f"builds/{build['id']}/log/", None, until_end=True, follow=False)
-    final = api.call("GET", f"builds/{build['id']}/")
+    final = _finished_build(api, build["id"])
     if (end or {}).get("end") != "succeeded" and final["status"] != "succeeded":
-        raise ClientError(f"build {build['id']} {final['status']}: {final['error']}")
+        raise ClientError(f"build {build['id']} {final['status']}: {final['error'] or 'see its log above'}")
     print(f"built {final['image']}")
     return 0
 
