@@ -54,8 +54,10 @@ def test_an_unknown_host_joins_only_with_a_valid_token(db, queue):
     refusal = actions._redis().getdel(streams.join_refusal("stranger"))
     assert b"join token" in refusal
     assert _beat("stranger", join_token="berthjoin_forged") is None
+    assert _beat("stranger", join_token="berthjoin_forged") is None
     token_row, token = JoinToken.issue("rack 2")
     assert _beat("stranger", join_token=token).join_token == token_row
+    assert not actions._redis().exists(streams.join_refusal("stranger")), "the agent is not told of the old refusal"
     actions.revoke_join_token(None, token_row)
     assert _beat("latecomer", join_token=token) is None, "a revoked token lets no new host in"
     assert _beat("stranger") is not None, "a host that joined stays without sending the token again"

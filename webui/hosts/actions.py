@@ -57,6 +57,7 @@ def record_heartbeat(info: dict) -> Host | None:
         figures["down_since"] = None
     if token is not None:
         figures.update(join_token=token, removed=None)
+        _redis().delete(streams.join_refusal(name))  # an earlier refusal is not this agent's news
     with transaction.atomic():
         host, _ = Host.objects.update_or_create(name=name, defaults=figures)
         if "states" in info and host.down_since is None:
