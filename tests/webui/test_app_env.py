@@ -98,3 +98,14 @@ def test_what_a_run_may_set_is_what_the_run_settings_form_checks():
 
 def test_a_runs_env_goes_on_top_of_the_apps():
     assert merge_env(["A=1", "B=2"], ["B=3", "C=4"]) == ["A=1", "B=3", "C=4"]
+
+
+def test_saving_a_new_dockerfile_says_the_next_build_uses_it(owner, app):
+    client = client_for(owner)
+    same = client.post(f"/apps/{app.id}/settings/", {**SETTINGS, "dockerfile": app.dockerfile}, follow=True)
+    assert "Saved: the next run uses these settings." in page_text(same)
+    new = 'FROM busybox\nCMD ["sleep", "5"]\n'
+    changed = client.post(f"/apps/{app.id}/settings/", {**SETTINGS, "dockerfile": new}, follow=True)
+    assert "the next build uses the new Dockerfile" in page_text(changed)
+    app.refresh_from_db()
+    assert app.dockerfile == new

@@ -59,8 +59,10 @@ def app_settings(request, app_id):
     form = AppSettingsPageForm(request.POST or None, initial=AppSettingsPageForm.values_of(app), team=app.team,
                            user=request.user, kept_volumes=tuple(app.volumes), kept_network_mode=app.network_mode)
     if request.method == "POST" and form.is_valid():
+        dockerfile_changed = form.cleaned_data.get("dockerfile", app.dockerfile) != app.dockerfile
         actions.update_app(request.user, app, form.cleaned_data)
-        messages.success(request, "Saved: the next run uses these settings.")
+        messages.success(request, "Saved: the next build uses the new Dockerfile, the next run these settings."
+                         if dockerfile_changed else "Saved: the next run uses these settings.")
         return redirect("app", app_id=app.id)
     return render(request, "images/app_settings.html", {"app": app, "form": form},
                   status=400 if form.errors else 200)
