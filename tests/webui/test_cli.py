@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from webui.api import client
 from webui.api.models import ApiToken
 from webui.containers.actions import record_container_event
 from webui.containers.models import Container
+from webui.hosts.models import Host
 from webui.images.actions import record_build_event
 from webui.images.models import Build
 from workers import contracts, streams
@@ -400,3 +402,15 @@ def test_containers_are_named_as_docker_names_them(berth, app, container, queue)
     code, out, _ = berth("stop", container.name)
     assert code == 0 and out == f"{container.id} running (stop asked)\n"
     assert json.loads(queue.lindex("host.test-host", 0))["headers"]["task"] == contracts.AGENT_STOP
+
+
+def test_hosts_lists_the_fleet_for_admins_and_says_why_to_others(berth, owner, host):
+    berth("login", berth.url, "--token", berth.token)
+    code, _, err = berth("hosts")
+    assert code == 1 and "the hosts are for admins" in err
+    Host.objects.filter(id=host.id).update(labels={"zone": "a", "disk": "ssd"}, cordoned=True)
+    _, admin_token = ApiToken.issue(get_user_model().objects.create_superuser("root", password="pw"), "cli")
+    berth("login", berth.url, "--token", admin_token)
+    code, out, _ = berth("hosts")
+    row = next(line for line in out.splitlines() if line.startswith("test-host"))
+    assert code == 0 and "disk=ssd,zone=a" in row and "True" in row

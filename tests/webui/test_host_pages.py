@@ -64,6 +64,8 @@ def test_cordon_labels_and_their_bad_input(admin_client, host):
     assert any("Line 2 “no label here” is not a label" in m for m in _flashes(page))
     host.refresh_from_db()
     assert host.labels == {"disk": "ssd", "zone": "a"}, "the old labels are kept"
+    assert "disk=ssd\nno label here</textarea>" in page.content.decode(), "the refused text comes back to mend"
+    assert "no label here" not in admin_client.get(f"/hosts/{host.id}/").content.decode(), "once"
 
 
 def test_drain_then_remove(admin_client, container, queue):

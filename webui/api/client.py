@@ -138,8 +138,15 @@ def cmd_ps(args) -> int:
 
 
 def cmd_hosts(args) -> int:
-    _print_table(_api().call("GET", "hosts/"), ["name", "is_up", "cpus", "containers", "cpu_percent",
-                                                "agent_version"])
+    try:
+        hosts = _api().call("GET", "hosts/")
+    except ClientError as exc:
+        if exc.status == 404:  # as the pages: the hosts are not there for others
+            raise ClientError("the hosts are for admins: log in with an admin's token to see them", 404) from None
+        raise
+    for host in hosts:
+        host["labels"] = ",".join(f"{key}={value}" for key, value in sorted(host["labels"].items())) or "-"
+    _print_table(hosts, ["name", "is_up", "cordoned", "labels", "cpus", "containers", "cpu_percent", "agent_version"])
     return 0
 
 

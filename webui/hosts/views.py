@@ -42,7 +42,9 @@ def host_detail(request, host_id):
     host = get_object_or_404(Host, id=host_id, removed=None)
     return render(request, "hosts/host_detail.html", {
         "host": host, "state": host_state(host), "history": HISTORY, "server_ms": int(time.time() * 1000),
-        "labels_text": "\n".join(f"{k}={v}" for k, v in sorted(host.labels.items()))})
+        # A refused text comes back as it was typed, to be mended (kept for one page view).
+        "labels_text": request.session.pop("refused_labels", None)
+        or "\n".join(f"{k}={v}" for k, v in sorted(host.labels.items()))})
 
 
 @login_required
@@ -97,8 +99,15 @@ def host_drain(request, host_id):
 @require_POST
 def host_labels(request, host_id):
     text = request.POST.get("labels", "")
-    return _act(request, host_id, lambda user, host: actions.set_labels(user, host, actions.parse_labels(text)),
-                "Labels saved.")
+
+    def save(user, host):
+        try:
+            labels = actions.parse_labels(text)
+        except UserError:
+            request.session["refused_labels"] = text
+            raise
+        actions.set_labels(user, host, labels)
+    return _act(request, host_id, save, "Labels saved.")
 
 
 @login_required
