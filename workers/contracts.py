@@ -28,6 +28,7 @@ CONTROL_STATS_MINUTE = "control.stats_minute"
 # Build states, shared by the agent's events and the database.
 BUILD_QUEUED, BUILD_RUNNING, BUILD_SUCCEEDED, BUILD_FAILED = "queued", "running", "succeeded", "failed"
 BUILD_STATES = (BUILD_QUEUED, BUILD_RUNNING, BUILD_SUCCEEDED, BUILD_FAILED)
+BUILD_IN_FLIGHT = (BUILD_QUEUED, BUILD_RUNNING)  # what holds a build slot or the build quota
 BUILD_TRANSITIONS = {
     BUILD_QUEUED: {BUILD_RUNNING, BUILD_FAILED},
     BUILD_RUNNING: {BUILD_SUCCEEDED, BUILD_FAILED},
@@ -50,6 +51,8 @@ CONTAINER_TRANSITIONS = {
     C_LOST: {C_RUNNING, C_EXITED, C_FAILED, C_REMOVED},
     C_REMOVED: set(),
 }
+# A container that holds its host's resources and its team's quota: starting or running.
+C_HOLDING = (C_PENDING, C_RUNNING)
 # What the web lets a user ask of a container in each state; the agent checks again.
 CONTAINER_ACTIONS = {
     "stop": {C_RUNNING},

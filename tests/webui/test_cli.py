@@ -66,6 +66,14 @@ class StandInAgent(threading.Thread):
             raise self.failure
 
 
+def wait_for_build(app) -> Build:
+    deadline = time.monotonic() + 10
+    while not Build.objects.filter(app=app).exists():
+        assert time.monotonic() < deadline, "the CLI made no build"
+        time.sleep(0.05)
+    return Build.objects.get(app=app)
+
+
 def wait_for_container() -> Container:
     deadline = time.monotonic() + 10
     while not Container.objects.exists():
@@ -88,11 +96,7 @@ def test_build_follows_the_log_to_the_end(berth, app, host):
     r = redis.Redis.from_url(settings.REDIS_URL)
 
     def agent():
-        deadline = time.monotonic() + 10
-        while not Build.objects.filter(app=app).exists():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        build = Build.objects.get(app=app)
+        build = wait_for_build(app)
         r.delete(streams.build_log(build.id))
         record_build_event(build.id, {"status": contracts.BUILD_RUNNING})
         for line in ("Step 1/2 : FROM busybox", " ---> Using cache"):
@@ -114,11 +118,7 @@ def test_a_failed_build_is_told_with_its_reason_though_the_log_ends_first(berth,
     r = redis.Redis.from_url(settings.REDIS_URL)
 
     def agent():
-        deadline = time.monotonic() + 10
-        while not Build.objects.filter(app=app).exists():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        build = Build.objects.get(app=app)
+        build = wait_for_build(app)
         r.delete(streams.build_log(build.id))
         record_build_event(build.id, {"status": contracts.BUILD_RUNNING})
         r.xadd(streams.build_log(build.id), {"line": "ERROR: no such file"})

@@ -18,10 +18,6 @@ from workers import contracts
 
 from .models import Quota
 
-# What counts against the container quotas: containers starting or running.
-HOLDING = (contracts.C_PENDING, contracts.C_RUNNING)
-# What counts against the build quota: builds waiting in the queue or running.
-IN_FLIGHT = (contracts.BUILD_QUEUED, contracts.BUILD_RUNNING)
 MB = 1024 * 1024
 
 
@@ -39,11 +35,11 @@ def locked(team) -> Quota:
 
 
 def holding(team):
-    return Container.objects.filter(app__team=team, status__in=HOLDING)
+    return Container.objects.filter(app__team=team, status__in=contracts.C_HOLDING)
 
 
 def builds_in_flight(team) -> int:
-    return Build.objects.filter(app__team=team, status__in=IN_FLIGHT).count()
+    return Build.objects.filter(app__team=team, status__in=contracts.BUILD_IN_FLIGHT).count()
 
 
 def image_storage_bytes(team) -> int:

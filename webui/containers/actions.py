@@ -19,9 +19,6 @@ from workers import client, contracts
 from .listing import notify_tables
 from .models import Container
 
-_HOLDING = (contracts.C_PENDING, contracts.C_RUNNING)
-
-
 def _check_quota(app: App, container: Container) -> None:
     """``container``: the one about to start, not saved yet, with the limits it runs with.
     The team's quota row stays locked until the caller's transaction ends."""
@@ -30,13 +27,12 @@ def _check_quota(app: App, container: Container) -> None:
 
 def _host_port(mapping: str) -> str:
     """``[ADDRESS:]HOST:CONTAINER/PROTO`` to ``HOST/PROTO``."""
-    ports, _, proto = mapping.partition("/")
-    return f"{ports.split(':')[-2]}/{proto}"
+    return f"{quotas.host_port(mapping)}/{mapping.partition('/')[2]}"
 
 
 def _check_ports(ports: list[str], host) -> None:
     wanted = {_host_port(p) for p in ports}
-    for other in Container.objects.filter(host=host, status__in=_HOLDING):
+    for other in Container.objects.filter(host=host, status__in=contracts.C_HOLDING):
         taken = {_host_port(p) for p in other.ports}
         clash = wanted & taken
         if clash:

@@ -1,6 +1,7 @@
 """Writes on hosts: joining, heartbeats, going down, and what admins do (cordon, drain, labels, remove)."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -23,7 +24,9 @@ from .models import Host, JoinToken
 log = logging.getLogger(__name__)
 
 
+@functools.cache
 def _redis() -> redis.Redis:
+    """One client (and pool) per process: the host watch asks every second."""
     return redis.Redis.from_url(settings.REDIS_URL)
 
 

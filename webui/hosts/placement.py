@@ -19,8 +19,6 @@ from workers import contracts
 
 from .models import Host
 
-# What a host has promised: containers starting or running on it.
-HOLDING = (contracts.C_PENDING, contracts.C_RUNNING)
 FAILING_SECONDS = 120
 
 
@@ -40,7 +38,7 @@ def _eligible(only: Host | None, exclude: Host | None):
 def candidates(team, memory_mb: int, cpus: float | None, labels: dict, only: Host | None = None,
                exclude: Host | None = None) -> list[Host]:
     """Hosts that can take a job of these limits, best first."""
-    holding = Q(container_set__status__in=HOLDING)
+    holding = Q(container_set__status__in=contracts.C_HOLDING)
     # A container that could not start holds nothing, so a host that fails every start would
     # look the emptiest and draw all the work: one that failed lately comes last.
     failing = Q(container_set__status=contracts.C_FAILED,

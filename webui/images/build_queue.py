@@ -32,7 +32,6 @@ from workers import client, contracts
 
 from .models import Build
 
-IN_FLIGHT = (contracts.BUILD_QUEUED, contracts.BUILD_RUNNING)
 
 
 def waiting():
@@ -40,7 +39,7 @@ def waiting():
 
 
 def _holding_slots():
-    return Build.objects.filter(status__in=IN_FLIGHT, dispatched__isnull=False)
+    return Build.objects.filter(status__in=contracts.BUILD_IN_FLIGHT, dispatched__isnull=False)
 
 
 def build_limits(team) -> tuple[int, float]:
