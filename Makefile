@@ -5,8 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The runtime CLI's client of the fork server (runtime/forkclient.c), built here.
+CLIENT := $(VENV)/bin/berth-runtime
 DEB_PACKAGES := runc conmon nftables redis-server busybox-static iproute2 curl chromium catatonit skopeo \
-  debootstrap
+  debootstrap gcc libc6-dev
 # Only the tests need these: podman as the other side of image interchange, a registry and htpasswd.
 TEST_DEB_PACKAGES := podman docker-registry apache2-utils
 export BERTH_VAR_DIR ?= $(CURDIR)/var
@@ -29,8 +31,14 @@ test: deps
 
 # Byte-compiled once here: where PYTHONDONTWRITEBYTECODE is set, every process (the CLI,
 # conmon's exit command) would compile the sources again at each start.
-deps: debs venv
+deps: debs venv $(CLIENT)
 	@$(PY) -m compileall -q runtime workers webui >/dev/null
+
+# Its constants (the socket's name, the checkout, the interpreter) come from the server's module.
+$(CLIENT): runtime/forkclient.c runtime/forkserver.py runtime/config.py $(VENV)/.installed
+	@mkdir -p $(VENV)/berth
+	@$(PY) -m runtime.forkserver --client-header "$(CURDIR)/$(PY)" > $(VENV)/berth/forkclient.h
+	cc -O2 -Wall -Wextra -Werror -o $@ -I$(VENV)/berth runtime/forkclient.c
 
 # Install the Debian packages that are missing; apt-get update only when needed.
 debs:

@@ -413,6 +413,10 @@ def _command_named(argv: list[str]) -> str | None:
     return found.command if found.command in _COMMANDS else None
 
 
+def full_parser() -> argparse.ArgumentParser:
+    return _parser()
+
+
 def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv`` naming a command, one that knows only that command's group."""
     wanted = _COMMANDS.get(_command_named(argv)) if argv is not None else None
@@ -438,9 +442,10 @@ def _add_limit_options(s: argparse.ArgumentParser) -> None:
                    help="write rate limit of a whole disk, e.g. /dev/vda:1mb")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run one command line; ``parser``: the full one (``full_parser()``), built already."""
     argv = sys.argv[1:] if argv is None else argv
-    args = _parser(argv).parse_args(argv)
+    args = (parser or _parser(argv)).parse_args(argv)
     try:
         return args.func(args)
     except BerthError as exc:

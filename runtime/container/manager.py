@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cgroups import limits, paths as cgroups
+from ..concurrency import alongside
 from ..config import RuntimeConfig
 from ..errors import BerthError, InvalidSpec, InvalidState, NotFound
 from ..image.store import Image, ImageStore
@@ -220,11 +221,8 @@ class Containers:
         # nothing below waits for it, and it is a third of a short container's cleanup.
         deleting = self.runc.begin_delete(record.id, force=True)
         try:
-            if record.network:
-                provider.teardown(self.config, record.id, provider.NetworkInfo(
-                    **{**record.network, "ports": tuple(tuple(p) for p in record.network.get("ports", ()))}))
-            overlay.disassemble(overlay.Rootfs(bundle / "rootfs"), keep_upper=True)
-            userns.remove(self._userns_file(record.id))
+            # The network and the mounts side by side too: each is mostly waiting on the kernel.
+            alongside(lambda: self._release_mounts(record, bundle), lambda: self._release_network(record))
         finally:
             try:
                 deleting.result()
@@ -232,6 +230,15 @@ class Containers:
                 pass
         cgroups.remove(record.cgroup_path, self.cgroup_version)
         (bundle / "cleaned").touch()
+
+    def _release_mounts(self, record: ContainerRecord, bundle: Path) -> None:
+        overlay.disassemble(overlay.Rootfs(bundle / "rootfs"), keep_upper=True)
+        userns.remove(self._userns_file(record.id))
+
+    def _release_network(self, record: ContainerRecord) -> None:
+        if record.network:
+            provider.teardown(self.config, record.id, provider.NetworkInfo(
+                **{**record.network, "ports": tuple(tuple(p) for p in record.network.get("ports", ()))}))
 
     # control
 
