@@ -33,6 +33,7 @@ import importlib
 import io
 import os
 import pkgutil
+import re
 import select
 import signal
 import socket
@@ -47,6 +48,7 @@ CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Not imported ahead: the server itself, and the entry points that run it or call it.
 _NOT_PRELOADED = {"runtime.forkserver", "runtime.__main__"}
+RECEIVE_TIMEOUT = 10  # seconds for a call to arrive whole (the client sends it at once)
 NAMESPACES = ("mnt", "net", "pid", "user", "uts", "ipc", "cgroup")
 
 
@@ -59,6 +61,7 @@ def serve(run_dir: str) -> None:
     sources = _loaded_sources()
     path = os.path.join(run_dir, SOCKET_NAME)
     listener = _listen(path)
+    bound = os.stat(path).st_ino
     print(f"berth fork server (pid {os.getpid()}) on {path}", flush=True)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -68,7 +71,7 @@ def serve(run_dir: str) -> None:
             if _loaded_sources() != sources:
                 conn.close()  # its caller runs the call itself, from the new code
                 print("the runtime's code changed: starting again", flush=True)
-                _unlink_own(path, listener)
+                _unlink_own(path, bound)
                 os.execv(sys.executable, [sys.executable, "-m", "runtime.forkserver", "--run-dir", run_dir])
             if os.fork() == 0:
                 try:
@@ -78,7 +81,7 @@ def serve(run_dir: str) -> None:
                     os._exit(1)  # whatever happens in a child, it never goes on serving
             conn.close()
     finally:
-        _unlink_own(path, listener)
+        _unlink_own(path, bound)
 
 
 def _preload() -> argparse.ArgumentParser:
@@ -107,7 +110,7 @@ def _listen(path: str) -> socket.socket:
     if os.path.lexists(path):
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    umask = os.umask(0o077)  # the socket 0600: whoever connects runs the runtime as root
+    umask = os.umask(0o077)  # the socket 0700: whoever connects runs the runtime as root
     try:
         listener.bind(path)
     finally:
@@ -116,24 +119,14 @@ def _listen(path: str) -> socket.socket:
     return listener
 
 
-def _unlink_own(path: str, listener: socket.socket) -> None:
-    """Remove the socket file if it is still this server's (a new server may have bound one)."""
+def _unlink_own(path: str, bound: int) -> None:
+    """Remove the socket file if it is still the one this server bound (inode ``bound``):
+    a new server may have bound its own there."""
     try:
-        if os.stat(path).st_ino == os.fstat(listener.fileno()).st_ino or _is_dead(path):
+        if os.stat(path).st_ino == bound:
             os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def _is_dead(path: str) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-        return False
-    except OSError:
-        return True
-    finally:
-        probe.close()
 
 
 def _loaded_sources() -> dict[str, int]:
@@ -155,13 +148,19 @@ def _child(conn: socket.socket, parser: argparse.ArgumentParser) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    peer_pid, peer_uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
     try:
+        # Read whole before any answer (a socket closed on unread data resets the caller's end).
         fds, fields = _receive(conn)
-        peer_pid = _check_peer(conn)
+        if peer_uid != 0:
+            raise Refused("the fork server serves root only")
+        _check_namespaces(peer_pid)
         call = _parse(fields)
         os.chdir(call["cwd"])
     except (Refused, OSError, ValueError) as exc:
-        _reply(conn, b"R" + str(exc).encode(errors="replace").replace(b"\n", b" "))
+        reason = "the call did not arrive whole in time" if isinstance(exc, TimeoutError) else str(exc).replace("\n", " ")
+        print(f"refused pid {peer_pid}: {reason}", flush=True)
+        _reply(conn, b"R" + reason.encode(errors="replace"))
         os._exit(0)
     os.setpgid(0, 0)  # the caller's signals go to this group: this process and its subprocesses
     _reply(conn, b"P%d" % os.getpid())
@@ -184,6 +183,7 @@ def _child(conn: socket.socket, parser: argparse.ArgumentParser) -> None:
 def _receive(conn: socket.socket) -> tuple[list[int], list[bytes]]:
     fds: list[int] = []
     chunks = []
+    conn.settimeout(RECEIVE_TIMEOUT)
     while True:
         data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(3 * 4))
         for level, kind, payload in ancillary:
@@ -192,6 +192,7 @@ def _receive(conn: socket.socket) -> tuple[list[int], list[bytes]]:
         if not data:
             break
         chunks.append(data)
+    conn.settimeout(None)
     if len(fds) != 3:
         for fd in fds:
             os.close(fd)
@@ -199,17 +200,14 @@ def _receive(conn: socket.socket) -> tuple[list[int], list[bytes]]:
     return fds, b"".join(chunks).split(b"\0")
 
 
-def _check_peer(conn: socket.socket) -> int:
-    pid, uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-    if uid != 0:
-        raise Refused("the fork server serves root only")
+def _check_namespaces(pid: int) -> None:
+    """The caller's namespaces and root are this server's: the call would do the same here."""
     for name in NAMESPACES:
         if os.stat(f"/proc/{pid}/ns/{name}").st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
             raise Refused(f"the caller is in another {name} namespace")
     theirs, ours = os.stat(f"/proc/{pid}/root"), os.stat("/")
     if (theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino):
         raise Refused("the caller has another root directory")
-    return pid
 
 
 def _parse(fields: list[bytes]) -> dict:
@@ -218,6 +216,10 @@ def _parse(fields: list[bytes]) -> dict:
     _, code_root, executable, cwd, umask, count, *rest = fields
     if not (_same_file(os.fsdecode(code_root), CODE_ROOT) and _same_file(os.fsdecode(executable), sys.executable)):
         raise Refused("the caller runs another checkout or interpreter")
+    if not re.fullmatch(rb"[0-7]{1,4}", umask):
+        raise Refused(f"umask {umask!r} is not an octal number")
+    if not count.isdigit() or int(count) > len(rest):
+        raise Refused(f"the call names {count!r} arguments and has {len(rest)} fields after the count")
     n = int(count)
     env = dict(item.partition(b"=")[::2] for item in rest[n:] if item)
     return {"cwd": os.fsdecode(cwd), "umask": int(umask, 8), "argv": [os.fsdecode(a) for a in rest[:n]], "env": env}

@@ -172,7 +172,8 @@ class Containers:
         ns = userns.create(self._userns_file(record.id), *ids) if ids else None
         rootfs = overlay.assemble(bundle / "rootfs", self.store.lower_dirs(image.layers), ns, ids[0] if ids else 0)
         uid, gid = etcfiles.resolve_user(rootfs.merged, image.config.get("config", {}).get("User", ""))
-        net = provider.setup(self.config, record.id, req.network, list(req.ports), req.team, _rates(req), ns)
+        reservation = provider.reserve(self.config, record.id, req.network, list(req.ports), req.team, _rates(req), ns)
+        net = reservation.info
         record.network = net.to_dict()
         record.save(bundle)
         binds = etcfiles.write_etc_files(bundle, record.hostname, net.ip, list(self.config.dns_servers),
@@ -188,7 +189,11 @@ class Containers:
                                       "binds": binds,
                                       "userns_path": str(ns) if ns else None, "userns_range": ids})
         write_atomic(bundle / "config.json", json.dumps(specs.make_spec(full), indent=1))
-        monitor.launch(self.config, record.id, bundle, record.log_size_max or self.config.log_size_max, record.runs)
+        # The container's link is made while conmon and runc create the container (30 ms, mostly
+        # waiting): runc needs only the namespace, and the link is there before the start.
+        alongside(lambda: monitor.launch(self.config, record.id, bundle,
+                                         record.log_size_max or self.config.log_size_max, record.runs),
+                  reservation.connect)
 
     def _undo(self, record: ContainerRecord, bundle: Path) -> None:
         try:

@@ -155,23 +155,30 @@ def bridges_named(prefix: str) -> list[str]:
                 and link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "bridge"]
 
 
-def create_endpoint(config: RuntimeConfig, net: Network, cid: str, userns: Path | None = None) -> Endpoint:
-    """A fresh network namespace (owned by ``userns``, if given) joined to the network's bridge
-    by a veth pair, with an address."""
+def reserve_endpoint(config: RuntimeConfig, net: Network, cid: str, userns: Path | None = None) -> Endpoint:
+    """The container's address and a fresh network namespace (owned by ``userns``, if
+    given): all runc needs to create the container. ``connect_endpoint`` joins it to the
+    bridge."""
     name = netns_name(config, cid)
-    host_if = host_veth_name(cid)
     ip = ipam.allocate(net, cid)
-    gw = net.gateway
     try:
-        _wait_gone(host_if)  # the veth of this container's previous run, freed with its namespace
+        _wait_gone(host_veth_name(cid))  # the veth of this container's previous run, freed with its namespace
         netns.create(name, userns)
-        # The peer is made inside the namespace, as eth0: the pair exists whole or not at all.
-        _add_veth(host_if, net.bridge, NETNS_DIR / name)
-        netns.run_in(name, lambda: _address_peer(str(ip), net.subnet.prefixlen, str(gw)))
     except (OCIRuntimeError, OSError) as exc:
         remove_endpoint(config, net, cid)
         raise OCIRuntimeError(f"unable to set up the network of container {cid}: {exc}") from None
-    return Endpoint(name, host_if, str(ip), str(gw), net.subnet.prefixlen)
+    return Endpoint(name, host_veth_name(cid), str(ip), str(net.gateway), net.subnet.prefixlen)
+
+
+def connect_endpoint(endpoint: Endpoint, bridge: str) -> None:
+    """A veth pair from the bridge into the namespace, with the address and the route out.
+    On failure, ``remove_endpoint`` undoes it with the rest."""
+    try:
+        # The peer is made inside the namespace, as eth0: the pair exists whole or not at all.
+        _add_veth(endpoint.host_veth, bridge, NETNS_DIR / endpoint.netns)
+        netns.run_in(endpoint.netns, lambda: _address_peer(endpoint.ip, endpoint.prefixlen, endpoint.gateway))
+    except (OCIRuntimeError, OSError) as exc:
+        raise OCIRuntimeError(f"unable to connect container {endpoint.netns} to {bridge}: {exc}") from None
 
 
 def _add_veth(host_if: str, bridge: str, netns_path: Path) -> None:
@@ -208,11 +215,12 @@ def _wait_gone(link: str, timeout: float = 0.5) -> None:
 
 
 def remove_endpoint(config: RuntimeConfig, net: Network, cid: str) -> None:
-    """Remove what ``create_endpoint`` made; safe to call again or on a half-made endpoint."""
+    """Remove what ``reserve_endpoint`` and ``connect_endpoint`` made; safe to call again or
+    on a half-made endpoint."""
     name = netns_name(config, cid)
     if (NETNS_DIR / name).exists():
         # The veth pair goes with the namespace, once the kernel frees it: nobody waits for
-        # that but a new endpoint of the same name (create_endpoint).
+        # that but a new endpoint of the same name (reserve_endpoint).
         netns.remove(name)
     elif Path(f"/sys/class/net/{host_veth_name(cid)}").exists():
         _delete_link(host_veth_name(cid))  # a pair with no namespace: made by hand, or half made

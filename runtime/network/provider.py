@@ -64,32 +64,60 @@ def _ensure_network(config: RuntimeConfig, net: Network) -> None:
         nft.add_bridge(config, net.bridge)
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """A container's network before its link: the namespace, the address and the published
+    ports, all runc needs to create the container. ``connect`` makes the rest (the veth
+    pair, its address and route, bandwidth limits) and may run while runc works."""
+    info: NetworkInfo
+    endpoint: links.Endpoint | None = None
+    rates: tc.Rates = tc.Rates()
+
+    def connect(self) -> None:
+        """Idempotent on failure: the container's ``teardown`` removes a half-made link."""
+        if self.endpoint is not None:
+            links.connect_endpoint(self.endpoint, self.info.bridge)
+            tc.limit(self.endpoint, self.rates)
+
+
 def setup(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], team: str = "",
           rates: tc.Rates = tc.Rates(), userns: Path | None = None) -> NetworkInfo:
-    """The container's network; its namespace owned by ``userns``, the container's, if given."""
+    """The container's network, whole; its namespace owned by ``userns``, the container's, if given."""
+    reservation = reserve(config, cid, mode, ports, team, rates, userns)
+    try:
+        reservation.connect()
+    except BaseException:
+        teardown(config, cid, reservation.info)
+        raise
+    return reservation.info
+
+
+def reserve(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], team: str = "",
+            rates: tc.Rates = tc.Rates(), userns: Path | None = None) -> Reservation:
+    """The container's network but its link (``Reservation.connect``); its namespace owned by
+    ``userns``, the container's, if given."""
     check_request(config, mode, ports, team, rates)
     if mode in ("none", "host"):
-        return NetworkInfo(mode)  # none: the runtime's new namespace; host: no namespace of its own
+        return Reservation(NetworkInfo(mode))  # none: the runtime's new namespace; host: no namespace of its own
     ensure_host(config)
     # Check and publish under one lock, so two containers cannot both take a port, and
-    # a team's network is not removed while a container joins it.
+    # a team's network is not removed while a container joins it (its address is held).
     with locked(_lock_path(config)):
         _check_ports_free(config, ports)
         net = networks.for_team(config, team)
         if team:  # the default network is ensure_host's
             _ensure_network(config, net)
-        endpoint = links.create_endpoint(config, net, cid, userns)
+        endpoint = links.reserve_endpoint(config, net, cid, userns)
         tuples = [m.as_tuple() for m in ports]
         try:
             nft.add_ports(config, endpoint.ip, tuples)
-            tc.limit(endpoint, rates)
         except Exception:
             nft.remove_ports(config, tuples)
             links.remove_endpoint(config, net, cid)
             _remove_if_unused(config, net)
             raise
-    return NetworkInfo("bridge", endpoint.netns_path, endpoint.ip, endpoint.gateway, tuple(tuples),
-                       net.bridge, team)
+    info = NetworkInfo("bridge", endpoint.netns_path, endpoint.ip, endpoint.gateway, tuple(tuples), net.bridge, team)
+    return Reservation(info, endpoint, rates)
 
 
 def _lock_path(config: RuntimeConfig):
