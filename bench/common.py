@@ -15,8 +15,11 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 BERTH_NAMES = {"state_dir": "/var/lib/berth-bench", "run_dir": "/run/berth-bench", "bridge": "berthbench0",
                "subnet": "10.197.0.0/16", "nft_table": "berth_bench", "cgroup_parent": "/berth-bench",
                "netns_prefix": "bbench"}
-BERTH = [PY, "-m", "runtime"] + [arg for key, value in BERTH_NAMES.items()
-                                 for arg in (f"--{key.replace('_', '-')}", value)]
+_NAME_ARGS = [arg for key, value in BERTH_NAMES.items() for arg in (f"--{key.replace('_', '-')}", value)]
+BERTH = [PY, "-m", "runtime"] + _NAME_ARGS  # the CLI in a process of its own
+# The CLI as users call it: the C client make builds, served by a fork server (bench/run.py
+# starts one for these names), or running python -m runtime itself without one.
+BERTH_CLIENT = [str(ROOT / ".venv" / "bin" / "berth-runtime")] + _NAME_ARGS
 PODMAN = ["podman", "--runtime", "runc"]
 # Here rlimits cannot be raised past the hard limit, which podman's defaults would try.
 PODMAN_RUN = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]

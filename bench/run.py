@@ -2,10 +2,14 @@
 
     python bench/run.py [--runs 15] [--idle 50]
 
-Times `run --rm busybox true` with each (median of --runs), then starts --idle
-sleeping containers with Berth and with the peers and measures the host memory
-each costs beyond its own process: the monitor (conmon, containerd-shim) as PSS.
-Needs root, and docker and podman from `../shared/tools/peers.sh start`.
+Times `run --rm busybox true` with each, in rounds (each command once per round, so a
+slow moment of the host falls on all of them alike; the median of --runs rounds), then
+starts --idle sleeping containers with Berth and with the peers and measures the host
+memory each costs beyond its own process: the monitor (conmon, containerd-shim) as PSS.
+Berth is timed as users call it (.venv/bin/berth-runtime, served by the fork server this
+starts for the bench's names, as `make run` starts one) and as `python -m runtime`, the
+CLI in a process of its own. Needs root, `make` (the client), and docker and podman from
+`../shared/tools/peers.sh start`.
 """
 from __future__ import annotations
 
@@ -22,12 +26,31 @@ from pathlib import Path
 
 import psutil
 
-from common import BERTH, IMAGE, PODMAN, PODMAN_RUN, out, remove_bench_network, timed
+from common import BERTH, BERTH_CLIENT, BERTH_NAMES, IMAGE, PODMAN, PODMAN_RUN, PY, ROOT, out, \
+    remove_bench_network, timed
 
 
-def median_time(cmd: list[str], runs: int) -> float:
-    timed(cmd)  # warm caches
-    return statistics.median(timed(cmd) for _ in range(runs))
+def median_times(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Each command's median time over ``runs`` rounds, after one round to warm caches."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(runs + 1):
+        for name, cmd in commands.items():
+            seconds = timed(cmd)
+            if round_:
+                times[name].append(seconds)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def fork_server() -> subprocess.Popen:
+    socket_path = Path(BERTH_NAMES["run_dir"]) / "forkserver.sock"
+    server = subprocess.Popen([PY, "-m", "runtime.forkserver", "--run-dir", BERTH_NAMES["run_dir"]], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not socket_path.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the bench's fork server did not start")
+        time.sleep(0.05)
+    return server
 
 
 def runc_bundle() -> Path:
@@ -46,15 +69,19 @@ def runc_bundle() -> Path:
 
 def start_times(runs: int) -> dict[str, float]:
     bundle = runc_bundle()
+    server = fork_server()
     try:
-        return {
-            "berth (bridge network)": median_time(BERTH + ["run", "--rm", "busybox", "true"], runs),
-            "berth (no network)": median_time(BERTH + ["run", "--rm", "--network", "none", "busybox", "true"], runs),
-            "docker": median_time(["docker", "run", "--rm", IMAGE, "true"], runs),
-            "podman": median_time(PODMAN + ["run", "--rm"] + PODMAN_RUN + [IMAGE, "true"], runs),
-            "bare runc": median_time(["runc", "run", "--bundle", str(bundle), f"bench-{os.getpid()}"], runs),
-        }
+        return median_times({
+            "berth (bridge network)": BERTH_CLIENT + ["run", "--rm", "busybox", "true"],
+            "berth (no network)": BERTH_CLIENT + ["run", "--rm", "--network", "none", "busybox", "true"],
+            "berth, no fork server": BERTH + ["run", "--rm", "busybox", "true"],
+            "docker": ["docker", "run", "--rm", IMAGE, "true"],
+            "podman": PODMAN + ["run", "--rm"] + PODMAN_RUN + [IMAGE, "true"],
+            "bare runc": ["runc", "run", "--bundle", str(bundle), f"bench-{os.getpid()}"],
+        }, runs)
     finally:
+        server.terminate()
+        server.wait(30)
         shutil.rmtree(bundle)
 
 

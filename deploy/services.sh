@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts (or stops) Berth's processes on this machine: Redis, the web server,
-# the control worker and a host agent. Each runs in the background with its log
+# the control worker, a host agent and the runtime CLI's fork server. Each runs in the background with its log
 # in var/log/ and its PID in var/run/; `stop` ends exactly those PIDs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,13 +46,14 @@ start() {
   launch control "$PY" -m workers.control
   export BERTH_JOIN_TOKEN_FILE=${BERTH_JOIN_TOKEN_FILE:-$VAR/join_token}
   launch agent "$PY" -m workers.agent
+  launch forkserver "$PY" -m runtime.forkserver  # .venv/bin/berth-runtime's calls start in it
   for _ in $(seq 100); do
     curl -fsS -o /dev/null "http://127.0.0.1:$PORT/login/" 2>/dev/null && break; sleep 0.2
   done
   echo
   echo "Berth is running at http://127.0.0.1:$PORT/"
   echo "Log in as admin with password: $password"
-  echo "Logs: $VAR/log/   Stop with: make stop"
+  echo "Logs: $VAR/log/   Stop with: make stop   The runtime's CLI: .venv/bin/berth-runtime"
   "$PY" -m runtime images 2>/dev/null | grep -q '^debian:bookworm-slim' ||
     echo "Base images: busybox:latest is ready; \`make debian\` adds debian:bookworm-slim (about 30 s)."
 }
@@ -69,7 +70,7 @@ stop_one() {  # SIGTERM, then wait for the exit (the agent finishes its jobs fir
 
 stop() {
   # Redis goes last: the others need it to finish their work.
-  for name in agent control web redis; do stop_one "$name"; done
+  for name in forkserver agent control web redis; do stop_one "$name"; done
   echo "Containers keep running under their monitors; the next \`make run\` picks them up."
 }
 

@@ -96,7 +96,7 @@ def cmd_run(args) -> int:
                      pids_limit=args.pids_limit, command=tuple(args.command), env=tuple(args.env),
                      ports=tuple(portmaps.parse(p) for p in args.publish), network=args.network, **_run_limits(args),
                      init=args.init, name=args.name or "", restart=args.restart,
-                     volumes=tuple(volumes.parse(v) for v in args.volume))
+                     volumes=tuple(volumes.parse(v) for v in args.volume), volatile_root=args.rm and not args.detach)
     info = containers.run(req)
     if args.detach:
         print(info.id)

@@ -57,6 +57,9 @@ class RunRequest:
     restart: str = "no"  # a restart policy (restart.py), applied by the host agent
     volumes: tuple[VolumeMount, ...] = ()
     log_size_max: int = 0  # bytes at which conmon truncates its log; 0: the host's (RuntimeConfig)
+    # Removed when it ends (`run --rm`): its root's writes need never reach the disk, and
+    # unmounting it does not wait for a sync of the host's file system.
+    volatile_root: bool = False
     id: str = field(default_factory=lambda: os.urandom(16).hex())  # 128 random bits, as uuid4's hex
 
 
@@ -168,11 +171,14 @@ class Containers:
     def _create(self, record: ContainerRecord, image: Image, draft: specs.ContainerSpec,
                 req: RunRequest, bundle: Path) -> None:
         ids = None if self.userns_problem() else self.config.userns_range
-        # The user namespace first: the container's network namespace is made inside it.
-        ns = userns.create(self._userns_file(record.id), *ids) if ids else None
-        rootfs = overlay.assemble(bundle / "rootfs", self.store.lower_dirs(image.layers), ns, ids[0] if ids else 0)
+        # The user namespace first, and the network namespace it owns with it.
+        netns_path = provider.namespace_path(self.config, record.id, req.network) if ids else None
+        ns = userns.create(self._userns_file(record.id), *ids, netns=netns_path) if ids else None
+        rootfs = overlay.assemble(bundle / "rootfs", self.store.lower_dirs(image.layers), ns, ids[0] if ids else 0,
+                                  volatile=req.volatile_root)
         uid, gid = etcfiles.resolve_user(rootfs.merged, image.config.get("config", {}).get("User", ""))
-        reservation = provider.reserve(self.config, record.id, req.network, list(req.ports), req.team, _rates(req), ns)
+        reservation = provider.reserve(self.config, record.id, req.network, list(req.ports), req.team, _rates(req), ns,
+                                       netns_made=netns_path is not None)
         net = reservation.info
         record.network = net.to_dict()
         record.save(bundle)
@@ -188,7 +194,8 @@ class Containers:
                                       "netns_path": net.netns_path, "host_network": net.mode == "host",
                                       "binds": binds,
                                       "userns_path": str(ns) if ns else None, "userns_range": ids})
-        write_atomic(bundle / "config.json", json.dumps(specs.make_spec(full), indent=1))
+        # runc's input, written again before each start: no fsync, no indent (json's C encoder).
+        (bundle / "config.json").write_text(json.dumps(specs.make_spec(full)))
         # The container's link is made while conmon and runc create the container (30 ms, mostly
         # waiting): runc needs only the namespace, and the link is there before the start.
         alongside(lambda: monitor.launch(self.config, record.id, bundle,
@@ -244,6 +251,8 @@ class Containers:
         if record.network:
             provider.teardown(self.config, record.id, provider.NetworkInfo(
                 **{**record.network, "ports": tuple(tuple(p) for p in record.network.get("ports", ()))}))
+        else:  # a start that failed before its network was reserved, its namespace made already
+            provider.remove_namespace(self.config, record.id)
 
     # control
 

@@ -78,7 +78,7 @@ class ContainerRecord:
     log_size_max: int = 0  # its own log cap in bytes; 0: the host's
 
     def save(self, bundle: Path) -> None:
-        write_atomic(bundle / "state.json", json.dumps(asdict(self), indent=1))
+        write_atomic(bundle / "state.json", json.dumps(asdict(self)))  # no indent: json's C encoder
 
     @classmethod
     def load(cls, bundle: Path) -> "ContainerRecord":

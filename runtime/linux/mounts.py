@@ -31,11 +31,16 @@ def umount(target: Path) -> None:
     if _libc.umount2(path, 0) == 0:
         return
     err = ctypes.get_errno()
-    if err == errno.EINVAL:  # not a mount point: already unmounted
+    if err in (errno.EINVAL, errno.ENOENT):  # not a mount point (already unmounted), or no such path
         return
     if err == errno.EBUSY and _libc.umount2(path, MNT_DETACH) == 0:
         return
     raise OCIRuntimeError(f"unable to unmount {target}: {os.strerror(err)}")
+
+
+def _kernel() -> tuple[int, int]:
+    major, minor = os.uname().release.split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
 
 
 def mount_points_under(prefix: Path) -> list[Path]:
@@ -51,16 +56,19 @@ def mount_points_under(prefix: Path) -> list[Path]:
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
 
 
-def mount_overlay(lowers: list[Path], upper: Path, work: Path, target: Path) -> None:
+def mount_overlay(lowers: list[Path], upper: Path, work: Path, target: Path, volatile: bool = False) -> None:
     """Mount an overlay; ``lowers`` are listed top layer first, as overlayfs wants them.
 
     redirect_dir and metacopy stay off so the upper directory is a plain layer
     diff (whiteouts and opaque markers only) that can be committed as a tar.
+    ``volatile``: the upper directory is never synced (where the kernel has the option, 5.10
+    on), for a root thrown away at the end; unmounting it then does not wait for the host's
+    whole file system to be synced.
     """
     if not lowers:
         raise OCIRuntimeError(f"unable to mount overlay on {target}: no lower layers")
     options = (f"lowerdir={':'.join(str(p) for p in lowers)},upperdir={upper},workdir={work},"
-               "redirect_dir=off,metacopy=off")
+               "redirect_dir=off,metacopy=off" + (",volatile" if volatile and _kernel() >= (5, 10) else ""))
     if len(options) >= 4096:  # the kernel takes at most one page of options
         raise OCIRuntimeError(f"unable to mount overlay on {target}: too many layers ({len(lowers)})")
     mount("overlay", target, "overlay", options)

@@ -79,15 +79,24 @@ def _bind(source: str, target: Path) -> None:
         raise error
 
 
-def create(path: Path, host_id: int, size: int) -> Path:
-    """A new user namespace mapping uids and gids 0..size-1 to host_id.., kept at ``path``."""
+def create(path: Path, host_id: int, size: int, netns: Path | None = None) -> Path:
+    """A new user namespace mapping uids and gids 0..size-1 to host_id.., kept at ``path``;
+    with ``netns``, a network namespace it owns too, kept there (one child for both: a fork
+    of the CLI costs 2 ms)."""
     def mapped(pid: int) -> None:
         for name in ("uid_map", "gid_map"):
             with open(f"/proc/{pid}/{name}", "w") as f:
                 f.write(f"0 {host_id} {size}\n")
         _bind(f"/proc/{pid}/ns/user", path)
+        if netns is not None:
+            try:
+                _bind(f"/proc/{pid}/ns/net", netns)
+            except OCIRuntimeError:
+                remove(path)
+                raise
 
-    if not _in_child(lambda: _libc.unshare(CLONE_NEWUSER) == 0, mapped):
+    flags = CLONE_NEWUSER | (CLONE_NEWNET if netns is not None else 0)
+    if not _in_child(lambda: _libc.unshare(flags) == 0, mapped):
         raise OCIRuntimeError("unable to create a user namespace: unshare(CLONE_NEWUSER) failed")
     return path
 

@@ -55,11 +55,16 @@ def _shared_netns_dir() -> None:
         _check(_libc.mount(b"", str(NETNS_DIR).encode(), b"none", MS_SHARED | MS_REC, None), f"share {NETNS_DIR}")
 
 
+def new_path(name: str) -> Path:
+    """Where the named namespace is to be bound (on the shared directory, made so first)."""
+    _shared_netns_dir()
+    return NETNS_DIR / name
+
+
 def create(name: str, userns: Path | None = None) -> Path:
     """A new named network namespace; with ``userns``, one owned by that user namespace
     (its container's: only then may the container mount sysfs)."""
-    path = NETNS_DIR / name
-    _shared_netns_dir()
+    path = new_path(name)
     if userns is not None:
         from ..linux import userns as user_namespaces
         return user_namespaces.create_netns(path, userns)

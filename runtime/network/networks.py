@@ -33,13 +33,19 @@ class Network:
         return next(self.subnet.hosts())
 
 
-def _blocks(config: RuntimeConfig) -> list[ipaddress.IPv4Network]:
-    return list(config.network.subnets(new_prefix=config.network_prefixlen))
+def _block_count(config: RuntimeConfig) -> int:
+    return 1 << (config.network_prefixlen - config.network.prefixlen)
+
+
+def _block(config: RuntimeConfig, index: int) -> ipaddress.IPv4Network:
+    """The subnet's ``index``-th network, reckoned (listing all 256 of a /16 cost each start 4 ms)."""
+    size = 1 << (32 - config.network_prefixlen)
+    return ipaddress.IPv4Network((int(config.network.network_address) + index * size, config.network_prefixlen))
 
 
 def _network(config: RuntimeConfig, index: int, team: str = "") -> Network:
     bridge = config.bridge if index == 0 else f"{config.bridge}-{index}"
-    return Network(bridge, _blocks(config)[index], config.state_dir / "ipam" / bridge, team)
+    return Network(bridge, _block(config, index), config.state_dir / "ipam" / bridge, team)
 
 
 def default(config: RuntimeConfig) -> Network:
@@ -74,12 +80,12 @@ def for_team(config: RuntimeConfig, team: str) -> Network:
         for index, holder in assigned.items():
             if holder == team:
                 return _network(config, index, team)
-        for index in range(1, len(_blocks(config))):
+        for index in range(1, _block_count(config)):
             if index not in assigned:
                 (_teams_dir(config) / str(index)).write_text(team)
                 return _network(config, index, team)
     raise InvalidState(f"no free network left in {config.subnet} for team {team} "
-                       f"({len(_blocks(config)) - 1} team networks of /{config.network_prefixlen})")
+                       f"({_block_count(config) - 1} team networks of /{config.network_prefixlen})")
 
 
 def by_bridge(config: RuntimeConfig, bridge: str | None) -> Network:

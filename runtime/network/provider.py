@@ -8,7 +8,7 @@ from pathlib import Path
 from ..config import RuntimeConfig
 from ..errors import InvalidSpec, PortInUse
 from ..linux.files import locked
-from . import links, networks, nft, tc
+from . import links, netns, networks, nft, tc
 from .networks import Network
 from .ports import PortMapping, check_allowed, check_free, check_unique
 
@@ -92,10 +92,21 @@ def setup(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], 
     return reservation.info
 
 
+def namespace_path(config: RuntimeConfig, cid: str, mode: str) -> Path | None:
+    """Where a container of network mode ``mode`` gets its network namespace, for its user
+    namespace to make it along (then ``reserve`` with ``netns_made``); None: it gets none of Berth's."""
+    return netns.new_path(links.netns_name(config, cid)) if mode == "bridge" else None
+
+
+def remove_namespace(config: RuntimeConfig, cid: str) -> None:
+    """The container's network namespace, made before its network was reserved (gone is fine)."""
+    netns.remove(links.netns_name(config, cid))
+
+
 def reserve(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], team: str = "",
-            rates: tc.Rates = tc.Rates(), userns: Path | None = None) -> Reservation:
+            rates: tc.Rates = tc.Rates(), userns: Path | None = None, netns_made: bool = False) -> Reservation:
     """The container's network but its link (``Reservation.connect``); its namespace owned by
-    ``userns``, the container's, if given."""
+    ``userns``, the container's, if given, and made with it if ``netns_made``."""
     check_request(config, mode, ports, team, rates)
     if mode in ("none", "host"):
         return Reservation(NetworkInfo(mode))  # none: the runtime's new namespace; host: no namespace of its own
@@ -107,7 +118,7 @@ def reserve(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping]
         net = networks.for_team(config, team)
         if team:  # the default network is ensure_host's
             _ensure_network(config, net)
-        endpoint = links.reserve_endpoint(config, net, cid, userns)
+        endpoint = links.reserve_endpoint(config, net, cid, userns, netns_made)
         tuples = [m.as_tuple() for m in ports]
         try:
             nft.add_ports(config, endpoint.ip, tuples)
