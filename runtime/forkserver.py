@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import ctypes
 import gc
 import importlib
 import io
@@ -45,10 +46,13 @@ import traceback
 PROTOCOL = "berth-forkserver/1"
 SOCKET_NAME = "forkserver.sock"
 CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SERVING = (os.path.realpath(CODE_ROOT), os.path.realpath(sys.executable))  # what a caller must run
 
 # Not imported ahead: the server itself, and the entry points that run it or call it.
 _NOT_PRELOADED = {"runtime.forkserver", "runtime.__main__"}
 RECEIVE_TIMEOUT = 10  # seconds for a call to arrive whole (the client sends it at once)
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
 NAMESPACES = ("mnt", "net", "pid", "user", "uts", "ipc", "cgroup")
 
 
@@ -65,23 +69,57 @@ def serve(run_dir: str) -> None:
     print(f"berth fork server (pid {os.getpid()}) on {path}", flush=True)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    spare = None
     try:
         while True:
-            conn, _ = listener.accept()
-            if _loaded_sources() != sources:
-                conn.close()  # its caller runs the call itself, from the new code
+            # One child waits in accept() for the next call, forked ahead: a fork of this
+            # process (3 ms) is not on any call's path. It says when it took one.
+            taken_r, taken_w = os.pipe()
+            spare = os.fork()
+            if spare == 0:
+                try:
+                    os.close(taken_r)
+                    _spare(listener, taken_w, sources, parser)
+                finally:
+                    os._exit(1)  # whatever happens in a child, it never goes on serving
+            os.close(taken_w)
+            with os.fdopen(taken_r, "rb") as taken:
+                what = taken.read(1)  # b"": the spare died unused
+            if what == _STALE:
                 print("the runtime's code changed: starting again", flush=True)
                 _unlink_own(path, bound)
                 os.execv(sys.executable, [sys.executable, "-m", "runtime.forkserver", "--run-dir", run_dir])
-            if os.fork() == 0:
-                try:
-                    listener.close()
-                    _child(conn, parser)
-                finally:
-                    os._exit(1)  # whatever happens in a child, it never goes on serving
-            conn.close()
     finally:
+        if spare:
+            _kill_quietly(spare)
         _unlink_own(path, bound)
+
+
+_TAKEN, _STALE = b"t", b"s"
+
+
+def _spare(listener: socket.socket, taken_w: int, sources: dict, parser: argparse.ArgumentParser) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # as a new interpreter has them
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # a spare goes with its server...
+    conn, _ = listener.accept()
+    _libc.prctl(_PR_SET_PDEATHSIG, 0)  # ...a call does not
+    listener.close()
+    stale = _loaded_sources() != sources
+    os.write(taken_w, _STALE if stale else _TAKEN)
+    os.close(taken_w)
+    if stale:
+        conn.close()  # its caller runs the call itself, from the new code
+        return
+    _child(conn, parser)
+
+
+def _kill_quietly(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _preload() -> argparse.ArgumentParser:
@@ -145,9 +183,6 @@ def _loaded_sources() -> dict[str, int]:
 # the child: one call
 
 def _child(conn: socket.socket, parser: argparse.ArgumentParser) -> None:
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     peer_pid, peer_uid, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
     try:
         # Read whole before any answer (a socket closed on unread data resets the caller's end).
@@ -214,7 +249,7 @@ def _parse(fields: list[bytes]) -> dict:
     if len(fields) < 6 or fields[0] != PROTOCOL.encode():
         raise Refused("not a call this server understands")
     _, code_root, executable, cwd, umask, count, *rest = fields
-    if not (_same_file(os.fsdecode(code_root), CODE_ROOT) and _same_file(os.fsdecode(executable), sys.executable)):
+    if (os.path.realpath(os.fsdecode(code_root)), os.path.realpath(os.fsdecode(executable))) != _SERVING:
         raise Refused("the caller runs another checkout or interpreter")
     if not re.fullmatch(rb"[0-7]{1,4}", umask):
         raise Refused(f"umask {umask!r} is not an octal number")
@@ -223,10 +258,6 @@ def _parse(fields: list[bytes]) -> dict:
     n = int(count)
     env = dict(item.partition(b"=")[::2] for item in rest[n:] if item)
     return {"cwd": os.fsdecode(cwd), "umask": int(umask, 8), "argv": [os.fsdecode(a) for a in rest[:n]], "env": env}
-
-
-def _same_file(a: str, b: str) -> bool:
-    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _reply(conn: socket.socket, line: bytes) -> None:

@@ -78,7 +78,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def server(runtime_config, store, tmp_path):
+def server(no_leaks, runtime_config, store, tmp_path):  # no_leaks first: it sees the server go too
     if not CLIENT.exists():
         pytest.fail(f"{CLIENT} is built by make: run `make test`")
     served = Server(runtime_config, tmp_path / "forkserver.log")
