@@ -57,8 +57,8 @@ class RunRequest:
     restart: str = "no"  # a restart policy (restart.py), applied by the host agent
     volumes: tuple[VolumeMount, ...] = ()
     log_size_max: int = 0  # bytes at which conmon truncates its log; 0: the host's (RuntimeConfig)
-    # Removed when it ends (`run --rm`): its root's writes need never reach the disk, and
-    # unmounting it does not wait for a sync of the host's file system.
+    # Removed when it ends (`run --rm`): its root's writes and its records need never reach
+    # the disk (no fsync, and unmounting its root does not wait for a sync of the host's disk).
     volatile_root: bool = False
     id: str = field(default_factory=lambda: os.urandom(16).hex())  # 128 random bits, as uuid4's hex
 
@@ -129,7 +129,7 @@ class Containers:
         if bundle.exists():
             raise InvalidState(f"container {req.id} already exists")
         bundle.mkdir(parents=True)
-        record.save(bundle)
+        record.save(bundle, durable=not req.volatile_root)
         _save_request(bundle, req)
         try:
             self._launch(record, image, draft, req, bundle)
@@ -181,7 +181,7 @@ class Containers:
                                        netns_made=netns_path is not None)
         net = reservation.info
         record.network = net.to_dict()
-        record.save(bundle)
+        record.save(bundle, durable=not req.volatile_root)
         binds = etcfiles.write_etc_files(bundle, record.hostname, net.ip, list(self.config.dns_servers),
                                          host_network=net.mode == "host")
         binds += self.volumes.binds(req.volumes, root_uid=ids[0] if ids else None)
@@ -485,7 +485,7 @@ def _clear_run_files(bundle: Path) -> None:
 
 def _save_request(bundle: Path, req: RunRequest) -> None:
     # What a later start needs to set the container up again, exactly as first asked.
-    write_atomic(bundle / "request.json", json.dumps(dataclasses.asdict(req)))
+    write_atomic(bundle / "request.json", json.dumps(dataclasses.asdict(req)), durable=not req.volatile_root)
 
 
 def _load_request(bundle: Path, name: str) -> RunRequest:

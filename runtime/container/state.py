@@ -77,8 +77,9 @@ class ContainerRecord:
     volumes: list[str] = field(default_factory=list)  # names of the named volumes it mounts
     log_size_max: int = 0  # its own log cap in bytes; 0: the host's
 
-    def save(self, bundle: Path) -> None:
-        write_atomic(bundle / "state.json", json.dumps(asdict(self)))  # no indent: json's C encoder
+    def save(self, bundle: Path, durable: bool = True) -> None:
+        """``durable``: on the disk when saved (not for a container that never outlives the host)."""
+        write_atomic(bundle / "state.json", json.dumps(asdict(self)), durable=durable)  # no indent: the C encoder
 
     @classmethod
     def load(cls, bundle: Path) -> "ContainerRecord":

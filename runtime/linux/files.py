@@ -13,8 +13,9 @@ from ..errors import ContextError
 _MAX_SYMLINKS = 40
 
 
-def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
-    """Write a file so readers see the old or the new content, never a torn one."""
+def write_atomic(path: Path, data: bytes | str, mode: int = 0o644, durable: bool = True) -> None:
+    """Write a file so readers see the old or the new content, never a torn one; ``durable``:
+    on the disk before it replaces the old one (a crash of the host leaves one or the other)."""
     path = Path(path)
     if isinstance(data, str):
         data = data.encode()
@@ -23,7 +24,8 @@ def write_atomic(path: Path, data: bytes | str, mode: int = 0o644) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
