@@ -121,7 +121,7 @@ def idle_costs(count: int):
     yield "docker (containerd-shim)", idle_cost(count, lambda: out(["docker", "run", "-d", IMAGE, "sleep", "3600"]),
                                                 lambda c: out(["docker", "rm", "-f", c]), "containerd-shim-runc-v2")
     yield "podman (conmon)", idle_cost(count, lambda: out(PODMAN + ["run", "-d"] + PODMAN_RUN + [IMAGE, "sleep", "3600"]),
-                                       lambda c: out(PODMAN + ["rm", "-f", c]), "conmon")
+                                       lambda c: out(PODMAN + ["rm", "-f", "-t", "0", c]), "conmon")  # -t 0: kill now, as docker rm -f
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
 import sys
 
-if sys.argv[1:2] == ["exited"]:  # conmon's exit command: an entry point of its own, lean (see exited.py)
-    from .container.exited import main as exited
-    raise SystemExit(exited(sys.argv[2:]))
+from .container import exited
+
+# conmon's exit command: an entry point of its own, lean (see exited.py)
+if (exit_command := exited.arguments(sys.argv[1:])) is not None:
+    raise SystemExit(exited.main(exit_command))
 
 from .cli import main  # noqa: E402
 

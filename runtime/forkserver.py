@@ -293,10 +293,13 @@ def _die_with(pid: int) -> None:
 
 
 def _run(argv: list[str], parser: argparse.ArgumentParser) -> int:
-    """``runtime.cli.main(argv)``'s exit code, as the interpreter would exit with it."""
+    """The call's exit code, as the interpreter would exit with it: ``runtime.cli.main(argv)``,
+    or conmon's exit command (``exited``, as runtime/__main__.py runs it)."""
     from .cli import main
+    from .container import exited
+    exit_command = exited.arguments(argv)
     try:
-        code = _exit_status(main(argv, parser))
+        code = _exit_status(exited.main(exit_command) if exit_command is not None else main(argv, parser))
     except SystemExit as exc:
         code = _exit_status(exc.code)
     except KeyboardInterrupt:

@@ -1,4 +1,5 @@
-"""conmon's exit command, ``python -m runtime exited BUNDLE RUN``: run when a container exits.
+"""conmon's exit command, ``berth-runtime --run-dir DIR exited BUNDLE RUN`` (or ``python -m
+runtime ...``): run when a container exits.
 
 It releases what the container holds (network, mounts, cgroup), unless whoever stopped it
 (``run --rm``, the agent, a removal) has done that already, as is usual. That is found out
@@ -35,6 +36,13 @@ def _cleanup_pending(bundle: str, run: int | None, lock: str) -> bool:
     if os.path.exists(os.path.join(bundle, "cleaned")):
         return False
     return run is None or run == runs  # an earlier run's late exit command leaves the current one be
+
+
+def arguments(argv: list[str]) -> list[str] | None:
+    """BUNDLE and RUN when the command line is an exit command (``[--run-dir DIR] exited BUNDLE
+    RUN``, the run directory naming the fork server to run it in); None for any other."""
+    rest = argv[2:] if argv[:1] == ["--run-dir"] else argv
+    return rest[1:] if rest[:1] == ["exited"] else None
 
 
 def main(argv: list[str]) -> int:

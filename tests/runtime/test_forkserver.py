@@ -57,8 +57,10 @@ class Server:
             assert time.monotonic() < deadline, f"the fork server did not listen: {self.log()}"
             time.sleep(0.05)
 
-    def workers(self) -> list[int]:
-        return [int(pid) for pid in re.findall(r"^pid (\d+) for pid \d+:", self.log(), re.M)]
+    def workers(self, exit_commands: bool = False) -> list[int]:
+        """The workers of CLI calls (and with ``exit_commands``, of conmon's exit commands too)."""
+        return [int(pid) for pid, args in re.findall(r"^pid (\d+) for pid \d+: (.*)$", self.log(), re.M)
+                if exit_commands or " exited " not in f" {args} "]
 
     def refusals(self) -> list[str]:
         return re.findall(r"^refused pid \d+: (.*)$", self.log(), re.M)
@@ -86,9 +88,9 @@ def server(no_leaks, runtime_config, store, tmp_path):  # no_leaks first: it see
     served.stop()
     assert not served.socket.exists(), "the stopped server left its socket"
     deadline = time.monotonic() + 5
-    while any(_alive(pid) for pid in served.workers()) and time.monotonic() < deadline:
+    while any(_alive(pid) for pid in served.workers(True)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not [pid for pid in served.workers() if _alive(pid)], "a worker outlived its call"
+    assert not [pid for pid in served.workers(True) if _alive(pid)], "a worker outlived its call"
 
 
 def test_a_call_runs_in_a_worker_with_the_callers_output_and_exit_code(server, containers, runtime_config):
@@ -294,3 +296,18 @@ def test_one_server_per_run_directory(server, runtime_config):
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert second.returncode == 1 and f"a fork server already listens on {server.socket}" in second.stderr
     assert server.socket.stat().st_mode & 0o077 == 0  # root only: nobody else may connect
+
+
+def test_a_containers_exit_command_runs_in_a_worker(server, containers, runtime_config):
+    manager, made = containers
+    cid = subprocess.run(cli(runtime_config) + ["run", "-d", "busybox", "sh", "-c", "exit 6"], capture_output=True,
+                         text=True, check=True, timeout=60).stdout.strip()
+    made.append(cid)
+    bundle = Path(runtime_config.state_dir) / "containers" / cid
+    deadline = time.monotonic() + 30
+    while not (bundle / "cleaned").exists():  # nobody but conmon's exit command cleans up here
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.05)
+    assert manager.get(cid).status.exit_code == 6
+    assert re.search(rf"^pid \d+ for pid \d+: --run-dir {runtime_config.run_dir} exited {bundle} 1$", server.log(),
+                     re.M), server.log()
