@@ -324,7 +324,7 @@ class Containers:
         try:
             while status.state == RUNNING:
                 if pidfd is None:
-                    time.sleep(0.001)  # its init is gone: conmon writes the exit code in a moment
+                    time.sleep(0.0002)  # its init is gone: conmon writes the exit code in a moment
                 elif select.select([pidfd], [], [], 0.1)[0]:  # readable once the init exits
                     os.close(pidfd)
                     pidfd = None
