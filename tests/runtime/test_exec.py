@@ -28,6 +28,17 @@ def test_exec_runs_in_the_containers_namespaces(containers):
     assert hostname == info.id[:12] and init.startswith("/run/berth-init")
 
 
+def type_and_see(terminal: int, typed: bytes, expected: bytes, timeout: float = 20) -> None:
+    """Type on a terminal's master side and read it until ``expected`` shows."""
+    os.write(terminal, typed)
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while expected not in seen:
+        assert time.monotonic() < deadline, seen
+        if select.select([terminal], [], [], 0.5)[0]:
+            seen += os.read(terminal, 4096)
+
+
 def test_exec_with_a_terminal_echoes_what_is_typed(containers):
     manager, _ = containers
     info = run(containers, command=("sleep", "600"), init=True)
@@ -35,13 +46,7 @@ def test_exec_with_a_terminal_echoes_what_is_typed(containers):
     proc = manager.exec(info.id, ["sh"], tty=True, stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     try:
-        os.write(master, b"echo hi-$((40+2))\n")
-        seen = b""
-        deadline = time.monotonic() + 10
-        while b"hi-42" not in seen:
-            assert time.monotonic() < deadline, seen
-            if select.select([master], [], [], 0.5)[0]:
-                seen += os.read(master, 4096)
+        type_and_see(master, b"echo hi-$((40+2))\n", b"hi-42")
         os.write(master, b"exit\n")
         assert proc.wait(10) == 0
     finally:

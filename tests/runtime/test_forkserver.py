@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import pty
 import re
-import select
 import shutil
 import signal
 import socket
@@ -23,6 +22,7 @@ from runtime import forkserver
 from tests.processes import ROOT
 
 from .test_containers import run
+from .test_exec import type_and_see
 
 pytestmark = pytest.mark.root
 
@@ -260,13 +260,7 @@ def test_exec_with_a_terminal_through_the_server(server, containers, runtime_con
                               stderr=slave, start_new_session=True)
     os.close(slave)
     try:
-        os.write(master, b"echo hi-$((40+2))\n")
-        seen = b""
-        deadline = time.monotonic() + 20
-        while b"hi-42" not in seen:
-            assert time.monotonic() < deadline, seen
-            if select.select([master], [], [], 0.5)[0]:
-                seen += os.read(master, 4096)
+        type_and_see(master, b"echo hi-$((40+2))\n", b"hi-42")
         os.write(master, b"exit 5\n")
         assert client.wait(20) == 5
     finally:
