@@ -19,6 +19,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_STANDING_FOR: dict[int, int] = {}
+
+
+def port_for(number: int) -> int:
+    """A free host port standing for the test's port ``number`` (the same one each time in a
+    session): a fixed port may be taken by whatever else runs on the machine, a Berth beside
+    the suite among them."""
+    if number not in _STANDING_FOR:
+        port = free_port()
+        while port in _STANDING_FOR.values():
+            port = free_port()
+        _STANDING_FOR[number] = port
+    return _STANDING_FOR[number]
+
+
 def manage(env: dict, *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from .pages import built_app, create_app, fetch, log_in
+from tests.processes import port_for
 
 pytestmark = pytest.mark.e2e
 
@@ -13,14 +14,14 @@ pytestmark = pytest.mark.e2e
 def test_containers_keep_running_and_logging_while_the_agent_is_dead(page, stack, tmp_path):
     log_in(page, stack, "alice")
     built_app(page, stack, tmp_path, "survivor", 'FROM busybox\nCMD ["httpd", "-f", "-vv", "-p", "80", "-h", "/etc"]\n',
-              "18096:80")
+              f"{port_for(18096)}:80")
     page.click("button:text-is('Run')")
     page.wait_for_selector("#status >> text=running")
     container_url = page.url
 
     stack.kill_agent()
-    assert "root:x:0:0" in fetch("http://127.0.0.1:18096/passwd")  # still serving, no agent
-    fetch("http://127.0.0.1:18096/group")
+    assert "root:x:0:0" in fetch(f"http://127.0.0.1:{port_for(18096)}/passwd")  # still serving, no agent
+    fetch(f"http://127.0.0.1:{port_for(18096)}/group")
     time.sleep(1)
     stack.start_agent()
 

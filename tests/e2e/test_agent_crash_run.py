@@ -8,6 +8,7 @@ import pytest
 from tests import leaks
 
 from .pages import built_app, log_in
+from tests.processes import port_for
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +30,7 @@ def _runtime_containers(runtime_config, container_id: int) -> list:
 
 def test_an_agent_killed_just_after_a_run_started_leaves_it_running_or_failed(page, stack, tmp_path, runtime_config):
     log_in(page, stack, "alice")
-    built_app(page, stack, tmp_path, "runcut", 'FROM busybox\nCMD ["sleep", "600"]\n', "18097:80")
+    built_app(page, stack, tmp_path, "runcut", 'FROM busybox\nCMD ["sleep", "600"]\n', f"{port_for(18097)}:80")
     before = leaks.snapshot(runtime_config)
     page.click("button:text-is('Run')")
     container_id = int(page.url.rstrip("/").rsplit("/", 1)[1])

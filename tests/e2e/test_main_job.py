@@ -11,6 +11,7 @@ import pytest
 from ..conftest import EXAMPLES
 from ..processes import free_port
 from .pages import built_app, create_app, fetch, log_in
+from tests.processes import port_for
 
 pytestmark = pytest.mark.e2e
 
@@ -79,11 +80,11 @@ def test_bad_dockerfile_fails_the_build_with_its_line_on_the_page(page, stack, t
 
 def test_host_port_in_use_fails_the_run_with_a_clear_message(page, stack, tmp_path):
     log_in(page, stack, "alice")
-    built_app(page, stack, tmp_path, "porttaken", 'FROM busybox\nCMD ["httpd", "-f", "-p", "80"]\n', "18095:80")
+    built_app(page, stack, tmp_path, "porttaken", 'FROM busybox\nCMD ["httpd", "-f", "-p", "80"]\n', f"{port_for(18095)}:80")
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 18095))
+        holder.bind(("127.0.0.1", port_for(18095)))
         holder.listen()
         page.reload()
         page.click("button:text-is('Run')")
         page.wait_for_selector("#status >> text=failed")
-    assert "host port 18095/tcp is already in use on this host" in page.inner_text("#error")
+    assert f"host port {port_for(18095)}/tcp is already in use on this host" in page.inner_text("#error")

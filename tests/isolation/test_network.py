@@ -21,6 +21,7 @@ from runtime.network import netns, provider
 from runtime.network.ports import parse as port
 
 from ..conftest import RUN_ID
+from tests.processes import port_for
 
 MB = 1024 * 1024
 SERVE = "mkdir -p /www && echo served-by-$TEAM > /www/index.html && exec httpd -f -p 80 -h /www"
@@ -134,10 +135,10 @@ def test_outbound_switch_off_drops_traffic_out_but_keeps_peers_and_published_por
         manager, off = containers(reach_out + "; echo exit=$?", config=closed)
         out = output_of(manager, off.id)
         assert "hello-from-outside" not in out and "exit=0" not in out, out
-        _, server = containers(SERVE, config=closed, env=("TEAM=none",), ports=(port("18191:80"),))
+        _, server = containers(SERVE, config=closed, env=("TEAM=none",), ports=(port(f"{port_for(18191)}:80"),))
         manager, peer = containers(FETCH.format(ip=server.record.network["ip"]), config=closed)
         assert "served-by-none" in output_of(manager, peer.id)  # bridge peers still talk
-        assert "served-by-none" in _fetch("http://127.0.0.1:18191/")  # and published ports answer
+        assert "served-by-none" in _fetch(f"http://127.0.0.1:{port_for(18191)}/")  # and published ports answer
     finally:
         provider.ensure_host(runtime_config)  # the host's switch back on for the other tests
 

@@ -11,6 +11,7 @@ import pytest
 from runtime.container.manager import RunRequest
 from runtime.errors import InvalidSpec, InvalidState, NotFound, PortInUse
 from runtime.network.ports import parse as port
+from tests.processes import port_for
 
 MB = 1024 * 1024
 
@@ -63,9 +64,9 @@ def test_container_has_own_hostname_processes_and_interfaces(containers):
 
 
 def test_published_port_answers_on_loopback_and_logs_the_request(containers):
-    info = run(containers, ports=(port("18181:80"),),
+    info = run(containers, ports=(port(f"{port_for(18181)}:80"),),
                command=("httpd", "-f", "-v", "-p", "80", "-h", "/etc"))
-    body = _fetch("http://127.0.0.1:18181/passwd")
+    body = _fetch(f"http://127.0.0.1:{port_for(18181)}/passwd")
     assert "root:x:0:0" in body
     manager = containers[0]
     deadline = time.monotonic() + 5
@@ -74,7 +75,7 @@ def test_published_port_answers_on_loopback_and_logs_the_request(containers):
         time.sleep(0.05)
     manager.stop(info.id, timeout=1)
     with pytest.raises(OSError):
-        _fetch("http://127.0.0.1:18181/passwd", timeout=1)
+        _fetch(f"http://127.0.0.1:{port_for(18181)}/passwd", timeout=1)
 
 
 def _fetch(url: str, timeout: float = 5) -> str:
@@ -98,7 +99,7 @@ def test_exit_code_and_a_last_line_without_newline_are_kept(containers):
 
 def test_stop_then_remove_releases_everything(containers):
     manager = containers[0]
-    info = run(containers, ports=(port("18182:80"),), command=("sleep", "600"))
+    info = run(containers, ports=(port(f"{port_for(18182)}:80"),), command=("sleep", "600"))
     assert manager.get(info.id).status.state == "running"
     with pytest.raises(InvalidState, match="stop it first"):
         manager.remove(info.id)
@@ -111,16 +112,16 @@ def test_stop_then_remove_releases_everything(containers):
 
 def test_port_already_in_use_is_refused_and_nothing_is_left(containers):
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 18183))
+        holder.bind(("127.0.0.1", port_for(18183)))
         holder.listen()
-        with pytest.raises(PortInUse, match="18183/tcp is already in use"):
-            run(containers, ports=(port("18183:80"),), command=("true",))
+        with pytest.raises(PortInUse, match=f"{port_for(18183)}/tcp is already in use"):
+            run(containers, ports=(port(f"{port_for(18183)}:80"),), command=("true",))
 
 
 def test_port_published_twice_is_refused(containers):
-    run(containers, ports=(port("18184:80"),), command=("sleep", "600"))
+    run(containers, ports=(port(f"{port_for(18184)}:80"),), command=("sleep", "600"))
     with pytest.raises(PortInUse, match="already published"):
-        run(containers, ports=(port("18184:80"),), command=("true",))
+        run(containers, ports=(port(f"{port_for(18184)}:80"),), command=("true",))
 
 
 @pytest.mark.parametrize("kwargs, message", [

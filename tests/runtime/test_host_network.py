@@ -16,6 +16,7 @@ from runtime.network.netns import NETNS_DIR
 from runtime.network.ports import parse as port
 
 from .test_containers import _fetch
+from tests.processes import port_for
 
 MB = 1024 * 1024
 # What the container sees of the network: its namespace, and each interface with its MTU.
@@ -81,14 +82,14 @@ def test_a_host_mode_container_listens_on_the_hosts_loopback(host_mode):
     manager, run, _ = host_mode
     # An unprivileged port: with user namespaces its root holds no capability in the host's
     # network namespace, so ports below 1024 are closed to it (as to any host user).
-    info = run("echo served > /tmp/page && echo listening && exec httpd -f -p 127.0.0.1:18311 -h /tmp")
+    info = run(f"echo served > /tmp/page && echo listening && exec httpd -f -p 127.0.0.1:{port_for(18311)} -h /tmp")
     _log_until(manager, info.id, "listening")
-    assert _fetch("http://127.0.0.1:18311/page").strip() == "served"
+    assert _fetch(f"http://127.0.0.1:{port_for(18311)}/page").strip() == "served"
     manager.remove(info.id, force=True)
 
 
 @pytest.mark.parametrize("extra, message", [
-    ({"ports": (port("18312:80"),)}, "ports cannot be published with network mode host"),
+    ({"ports": (port(f"{port_for(18312)}:80"),)}, "ports cannot be published with network mode host"),
     ({"network_receive_bps": MB}, r"network rate limits need network mode bridge \(not host\)"),
 ])
 def test_ports_and_rate_limits_are_refused_in_host_mode_before_anything_starts(host_mode, runtime_config,

@@ -12,6 +12,7 @@ from runtime.errors import InvalidSpec, InvalidState
 from runtime.network.ports import parse as port
 
 from .test_containers import _fetch, output, run, wait_exit
+from tests.processes import port_for
 
 pytestmark = pytest.mark.root
 
@@ -48,7 +49,7 @@ def test_stop_sends_the_images_stop_signal_then_sigkill(containers):
 
 def test_restart_keeps_the_id_the_log_and_the_files(containers):
     manager, _ = containers
-    info = run(containers, ports=(port("18183:80"),), command=(
+    info = run(containers, ports=(port(f"{port_for(18183)}:80"),), command=(
         "sh", "-c", "echo run >> /runs; echo runs: $(wc -l < /runs); httpd -f -p 80 -h /"))
     _wait_log(manager, info.id, "runs: 1")
     first_ip = info.record.network["ip"]
@@ -58,7 +59,7 @@ def test_restart_keeps_the_id_the_log_and_the_files(containers):
     texts = [line.text for line in manager.logs(info.id)]
     assert texts.index("runs: 1") < texts.index("runs: 2")  # one log, going on
     assert again.record.network["ip"] == first_ip
-    assert "run" in _fetch("http://127.0.0.1:18183/runs")  # its port is published again
+    assert "run" in _fetch(f"http://127.0.0.1:{port_for(18183)}/runs")  # its port is published again
     assert again.record.runs == 2 and again.record.restart_count == 0
 
 

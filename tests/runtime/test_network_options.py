@@ -15,6 +15,7 @@ from runtime.container.manager import Containers, RunRequest
 from runtime.errors import InvalidSpec
 from runtime.network import netns
 from runtime.network.ports import parse as port
+from tests.processes import port_for
 
 MB = 1024 * 1024
 DOWNLOAD = 3 * MB
@@ -51,13 +52,13 @@ def test_udp_mapping_delivers_datagrams_and_replies(containers):
     # This busybox has no UDP server (its nc lacks -u): a socket opened in the container's
     # network namespace stands in for one; the datagrams take the container's whole path.
     _, run = containers
-    info = run("sleep 30", ports=(port("18153:53/udp"),))
+    info = run("sleep 30", ports=(port(f"{port_for(18153)}:53/udp"),))
     ns = os.path.basename(info.record.network["netns_path"])
     server = netns.run_in(ns, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
     with server, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
         server.bind(("0.0.0.0", 53))
         client.settimeout(5)
-        client.sendto(b"question", ("127.0.0.1", 18153))
+        client.sendto(b"question", ("127.0.0.1", port_for(18153)))
         data, sender = server.recvfrom(100)
         server.sendto(b"answer to " + data, sender)
         assert client.recvfrom(100)[0] == b"answer to question"
@@ -65,10 +66,10 @@ def test_udp_mapping_delivers_datagrams_and_replies(containers):
 
 def test_mapping_bound_to_one_address_answers_only_there(containers):
     _, run = containers
-    run("exec httpd -f -p 80 -h /etc", ports=(port("127.0.0.1:18182:80"),))
-    assert "root:x:0:0" in _fetch("http://127.0.0.1:18182/passwd")
+    run("exec httpd -f -p 80 -h /etc", ports=(port(f"127.0.0.1:{port_for(18182)}:80"),))
+    assert "root:x:0:0" in _fetch(f"http://127.0.0.1:{port_for(18182)}/passwd")
     with pytest.raises(OSError):
-        urllib.request.urlopen("http://127.0.0.2:18182/passwd", timeout=1)  # another local address
+        urllib.request.urlopen(f"http://127.0.0.2:{port_for(18182)}/passwd", timeout=1)  # another local address
 
 
 @pytest.mark.parametrize("mapping, message", [
@@ -87,7 +88,7 @@ def test_port_outside_the_allowed_range_is_refused_before_anything_starts(contai
 def test_narrower_range_from_the_config_is_named(runtime_config, store, no_leaks):
     manager = Containers(dataclasses.replace(runtime_config, port_range=(20000, 20010)), store)
     with pytest.raises(InvalidSpec, match="host port 18080 in 18080:80/tcp is outside the allowed range 20000-20010"):
-        manager.run(RunRequest(image="busybox", memory_bytes=64 * MB, ports=(port("18080:80"),)))
+        manager.run(RunRequest(image="busybox", memory_bytes=64 * MB, ports=(port("18080:80"),)))  # refused unbound
 
 
 def _fetch(url: str, timeout: float = 5) -> str:
@@ -103,7 +104,7 @@ def _fetch(url: str, timeout: float = 5) -> str:
 
 # Bandwidth: a file of DOWNLOAD bytes fetched from one container by another, timed by
 # the log's own timestamps around the transfer.
-SERVE_FILE = f"mkdir /www && head -c {DOWNLOAD} /dev/zero > /www/f && echo ready > /www/ready && " \
+SERVE_FILE = f"mkdir /www && head -c {DOWNLOAD} /dev/zero > /www/f && echo ready > /www/ready && "\
              "exec httpd -f -p 80 -h /www"
 
 

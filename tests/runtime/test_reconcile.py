@@ -18,6 +18,7 @@ from runtime.linux import mounts
 from runtime.network import ipam, links, netns, networks, nft
 from runtime.network.ports import parse as port
 from runtime.reconcile import reconcile
+from tests.processes import port_for
 
 MB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +77,7 @@ def _hand_made_veth(bridge: str, short: str) -> str:
 def test_leftovers_of_nobody_are_removed_and_named_and_a_running_container_keeps_its_own(
         containers, runtime_config, store):
     config = runtime_config
-    running = sleeper(containers, ports=(port("18291:80"),))
+    running = sleeper(containers, ports=(port(f"{port_for(18291)}:80"),))
     before = objects_of(config, running)
     ghost, lone = uuid.uuid4().hex, uuid.uuid4().hex  # containers that no longer exist
     merged = config.containers_dir / ghost / "rootfs" / "merged"
@@ -85,7 +86,7 @@ def test_leftovers_of_nobody_are_removed_and_named_and_a_running_container_keeps
     netns.create(links.netns_name(config, ghost))
     veth = _hand_made_veth(config.bridge, lone[:12])
     address = ipam.allocate(networks.default(config), ghost)
-    nft.add_ports(config, str(address), [(18292, 80, "tcp", "")])
+    nft.add_ports(config, str(address), [(port_for(18292), 80, "tcp", "")])
     team = networks.for_team(config, f"ghost-{ghost[:6]}")
     links.ensure_bridge(team)
     nft.add_bridge(config, team.bridge)
@@ -98,7 +99,7 @@ def test_leftovers_of_nobody_are_removed_and_named_and_a_running_container_keeps
     assert set(report.removed) >= {
         f"mount {merged}", f"network namespace {links.netns_name(config, ghost)}",
         f"veth {veth} on {config.bridge}", f"address {address} of container {ghost}",
-        f"published port 0.0.0.0:18292/tcp -> {address}", f"team network {team.bridge} (team {team.team})",
+        f"published port 0.0.0.0:{port_for(18292)}/tcp -> {address}", f"team network {team.bridge} (team {team.team})",
         f"cgroup {config.cgroup_parent}/{ghost}", f"unfinished work {store.tmp / f'layer-{ghost}.tar'}",
         f"unfinished work {store.tmp / f'step-{ghost[:12]}'}",
         f"bundle {config.containers_dir / ghost} (no record)"}, report.lines()
@@ -115,7 +116,7 @@ def test_leftovers_of_nobody_are_removed_and_named_and_a_running_container_keeps
 
 def test_a_container_whose_monitor_was_killed_is_marked_lost_and_released(containers, runtime_config):
     config = runtime_config
-    info = sleeper(containers, ports=(port("18293:80"),))
+    info = sleeper(containers, ports=(port(f"{port_for(18293)}:80"),))
     bundle = config.containers_dir / info.id
     init_pid = int((bundle / "init.pid").read_text())
     os.kill(int((bundle / "conmon.pid").read_text()), signal.SIGKILL)
@@ -129,7 +130,7 @@ def test_a_container_whose_monitor_was_killed_is_marked_lost_and_released(contai
     assert set(report.removed) >= {
         f"runc container {info.id}", f"mount {bundle / 'rootfs' / 'merged'}", f"network namespace {ns}",
         f"veth {veth}", f"address {info.record.network['ip']} of container {info.id}",
-        f"published port 0.0.0.0:18293/tcp -> {info.record.network['ip']}:80",
+        f"published port 0.0.0.0:{port_for(18293)}/tcp -> {info.record.network['ip']}:80",
         f"cgroup {info.record.cgroup_path}", f"user namespace {config.run_dir / 'userns' / info.id}"}, report.lines()
     assert not any(objects_of(config, info).values())
     deadline = time.monotonic() + 5
@@ -143,7 +144,7 @@ def test_a_container_whose_monitor_was_killed_is_marked_lost_and_released(contai
 
 def test_the_monitor_of_a_deleted_bundle_is_stopped_and_its_objects_removed(containers, runtime_config):
     config = runtime_config
-    info = sleeper(containers, ports=(port("18294:80"),))
+    info = sleeper(containers, ports=(port(f"{port_for(18294)}:80"),))
     bundle = config.containers_dir / info.id
     conmon = int((bundle / "conmon.pid").read_text())
     # Its files deleted by hand; not rmtree: that would walk into the mounted root, and through
@@ -159,7 +160,7 @@ def test_the_monitor_of_a_deleted_bundle_is_stopped_and_its_objects_removed(cont
         f"runc container {info.id}", f"monitor conmon (PID {conmon}) of container {info.id}",
         f"mount {bundle / 'rootfs' / 'merged'}", f"network namespace {links.netns_name(config, info.id)}",
         f"address {info.record.network['ip']} of container {info.id}",
-        f"published port 0.0.0.0:18294/tcp -> {info.record.network['ip']}",
+        f"published port 0.0.0.0:{port_for(18294)}/tcp -> {info.record.network['ip']}",
         f"bundle {bundle} (no record)"}, report.lines()  # its cgroup went with the runc container
     assert not alive(conmon) and not bundle.exists()
     assert not any(objects_of(config, info).values())

@@ -19,6 +19,7 @@ from runtime.errors import InvalidSpec
 from runtime.network.ports import parse as port
 
 from .test_containers import _fetch
+from tests.processes import port_for
 
 MB = 1024 * 1024
 
@@ -80,9 +81,9 @@ def test_a_named_volume_is_writable_and_a_published_port_answers(manager, runtim
     containers = manager()
     name = f"uns-{uuid.uuid4().hex[:8]}"
     info = start(containers, "echo kept > /data/page && httpd -f -p 80 -h /data",
-                 ports=(port("18297:80"),), volumes=(volume(f"{name}:/data"),))
+                 ports=(port(f"{port_for(18297)}:80"),), volumes=(volume(f"{name}:/data"),))
     try:
-        assert _fetch("http://127.0.0.1:18297/page").strip() == "kept"
+        assert _fetch(f"http://127.0.0.1:{port_for(18297)}/page").strip() == "kept"
         data = containers[0].volumes.path(name)
         assert os.stat(data / "page").st_uid == runtime_config.userns_range[0]
     finally:
