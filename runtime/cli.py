@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from .errors import BerthError, InvalidSpec
 
 # Each command imports what it uses: a container's start pays for the modules it needs,
 # not for builds, registries and stats (a third of the runtime's import time).
+
+# Commands whose files are the caller's, made with the caller's umask (save -o FILE).
+_WRITES_CALLERS_FILES = {"save"}
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 
@@ -79,11 +83,16 @@ def cmd_build(args) -> int:
     config = _config(args)
     context = Path(args.context)
     dockerfile = Path(args.file) if args.file else context / "Dockerfile"
+    if not context.is_dir():
+        raise InvalidSpec(f"build context {args.context} is not a directory")
+    if not dockerfile.is_file():
+        raise InvalidSpec(f"no Dockerfile at {dockerfile}" + ("" if args.file else " (name another with -f)"))
     build_args = dict(arg.partition("=")[::2] for arg in args.build_arg)
     options = BuildOptions(tag=args.tag, memory_bytes=parse_size(args.memory), cpus=args.cpus,
                            registries=cli_images.registries(args), no_cache=args.no_cache,
                            build_args=build_args, target=args.target)
-    image = build(config, ImageStore(config), dockerfile.read_text(), context, options, print)
+    image = build(config, ImageStore(config), dockerfile.read_text(), context, options,
+                  lambda line: print(line, flush=True))  # each line as it comes, to a pipe too
     return 0 if image else 1
 
 
@@ -101,13 +110,40 @@ def cmd_run(args) -> int:
     if args.detach:
         print(info.id)
         return 0
-    containers.wait(info.id)
-    for line in containers.logs(info.id):
-        (sys.stdout if line.stream == "stdout" else sys.stderr).write(line.text + ("\n" if line.complete else ""))
-    status = containers.stop(info.id)
+    try:
+        containers.wait(info.id)
+        for line in containers.logs(info.id):
+            (sys.stdout if line.stream == "stdout" else sys.stderr).write(line.text + ("\n" if line.complete else ""))
+        status = containers.stop(info.id)
+    except KeyboardInterrupt:  # Ctrl-C: --rm keeps its word; without it the container runs on
+        _say(f"interrupted: {'stopping and removing' if args.rm else 'leaving running'} container {info.record.name}")
+        if args.rm:
+            containers.remove(info.id, force=True)
+        return 130
+    except BaseException:  # its output could not be written (a closed pipe), among others
+        if args.rm:
+            containers.remove(info.id, force=True)
+        raise
     if args.rm:
         containers.remove(info.id)
     return status.exit_code or 0
+
+
+def _say(message: str) -> None:
+    try:
+        print(f"berth: {message}", file=sys.stderr)
+    except OSError:
+        pass  # stderr closed
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
 
 
 def _run_limits(args) -> dict:
@@ -359,7 +395,7 @@ def _add_volume(sub) -> None:
 def _add_lifecycle(sub) -> None:
     s = sub.add_parser("stop", help="stop a container")
     s.add_argument("container")
-    s.add_argument("-t", "--time", type=float, default=10.0)
+    s.add_argument("-t", "--time", type=_seconds, default=10.0, help="seconds of grace before SIGKILL (10)")
     s.set_defaults(func=cmd_stop)
     s = sub.add_parser("kill", help="send a signal to a container")
     s.add_argument("container")
@@ -370,7 +406,7 @@ def _add_lifecycle(sub) -> None:
     s.set_defaults(func=cmd_start)
     s = sub.add_parser("restart", help="stop a container and start it again")
     s.add_argument("container")
-    s.add_argument("-t", "--time", type=float, default=10.0)
+    s.add_argument("-t", "--time", type=_seconds, default=10.0, help="seconds of grace before SIGKILL (10)")
     s.set_defaults(func=cmd_restart)
     s = sub.add_parser("rm", help="remove containers")
     s.add_argument("containers", nargs="+")
@@ -399,16 +435,25 @@ _COMMANDS = {
 }
 
 
+class _ProbeFailed(Exception):
+    pass
+
+
+class _SilentParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _ProbeFailed(message)
+
+
 def _command_named(argv: list[str]) -> str | None:
     """The command ``argv`` names, if it is one: found by the global options alone, so the
     full parser is built only for what runs (all of argparse's sub-parsers cost a start 4 ms)."""
-    probe = argparse.ArgumentParser(add_help=False)
+    probe = _SilentParser(add_help=False)
     _add_global_options(probe)
     probe.add_argument("command", nargs="?")
     probe.add_argument("rest", nargs=argparse.REMAINDER)
     try:
         found, _ = probe.parse_known_args(argv)
-    except SystemExit:  # a bad global option: the full parser says what is wrong
+    except _ProbeFailed:  # a bad global option: the full parser says what is wrong, once
         return None
     return found.command if found.command in _COMMANDS else None
 
@@ -420,7 +465,7 @@ def full_parser() -> argparse.ArgumentParser:
 def _parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; with ``argv`` naming a command, one that knows only that command's group."""
     wanted = _COMMANDS.get(_command_named(argv)) if argv is not None else None
-    p = argparse.ArgumentParser(prog="python -m runtime", description="Berth's container runtime")
+    p = argparse.ArgumentParser(prog="berth-runtime", description="Berth's container runtime")
     _add_global_options(p)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in dict.fromkeys(_COMMANDS.values()):
@@ -446,8 +491,15 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
     """Run one command line; ``parser``: the full one (``full_parser()``), built already."""
     argv = sys.argv[1:] if argv is None else argv
     args = (parser or _parser(argv)).parse_args(argv)
+    if _command_named(argv) not in _WRITES_CALLERS_FILES:
+        # What the runtime makes (bundles, roots, layers) must be reachable by a container's
+        # mapped root whatever the caller's umask (077 made every run fail).
+        os.umask(0o022)
     try:
         return args.func(args)
     except BerthError as exc:
         print(f"berth: {exc.message}", file=sys.stderr)
         return 125
+    except BrokenPipeError:  # `ps | head -1`: the reader has gone; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a program killed by SIGPIPE

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,16 +172,21 @@ static int call_server(int argc, char **argv) {
         return -1; /* refused (R...), or closed unanswered */
     }
     worker = atoi(first + 1);
-    struct sigaction action = {.sa_handler = forward, .sa_flags = SA_RESTART};
+    struct sigaction action = {.sa_handler = forward, .sa_flags = SA_RESTART}, before;
     sigemptyset(&action.sa_mask);
     int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH};
-    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
-        sigaction(forwarded[i], &action, NULL);
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++) {
+        /* A signal this process ignores (nohup, a script's background job) is not the worker's either. */
+        if (sigaction(forwarded[i], NULL, &before) == 0 && before.sa_handler != SIG_IGN)
+            sigaction(forwarded[i], &action, NULL);
+    }
     const char *last = next_line(sock);
     if (last[0] == 'X')
         return atoi(last + 1);
+    if (last_signal)
+        return 128 + last_signal; /* it ended on the signal passed on, as this process would have */
     fprintf(stderr, "berth: the fork server's worker %d ended without an exit code\n", (int)worker);
-    return last_signal ? 128 + last_signal : 1;
+    return 1;
 }
 
 /* No server: `python -m runtime` from this checkout, with the same arguments. */
@@ -202,8 +208,17 @@ static void run_here(int argc, char **argv) {
     exit(125);
 }
 
+/* Whether descriptors 0, 1 and 2 are all open: a closed one would be taken by the socket and
+ * passed as that stream, so such a call runs here, where Python meets the closed stream. */
+static int standard_streams_open(void) {
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0)
+            return 0;
+    return 1;
+}
+
 int main(int argc, char **argv) {
-    int code = call_server(argc, argv);
+    int code = standard_streams_open() ? call_server(argc, argv) : -1;
     if (code < 0)
         run_here(argc, argv);
     return code;

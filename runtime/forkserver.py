@@ -36,11 +36,13 @@ import os
 import pkgutil
 import re
 import select
+import shlex
 import signal
 import socket
 import struct
 import sys
 import threading
+import time
 import traceback
 
 PROTOCOL = "berth-forkserver/1"
@@ -66,7 +68,7 @@ def serve(run_dir: str) -> None:
     path = os.path.join(run_dir, SOCKET_NAME)
     listener = _listen(path)
     bound = os.stat(path).st_ino
-    print(f"berth fork server (pid {os.getpid()}) on {path}", flush=True)
+    _log(f"berth fork server (pid {os.getpid()}) on {path}")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     spare = None
@@ -86,7 +88,7 @@ def serve(run_dir: str) -> None:
             with os.fdopen(taken_r, "rb") as taken:
                 what = taken.read(1)  # b"": the spare died unused
             if what == _STALE:
-                print("the runtime's code changed: starting again", flush=True)
+                _log("the runtime's code changed: starting again")
                 _unlink_own(path, bound)
                 os.execv(sys.executable, [sys.executable, "-m", "runtime.forkserver", "--run-dir", run_dir])
     finally:
@@ -110,7 +112,9 @@ def _spare(listener: socket.socket, taken_w: int, sources: dict, parser: argpars
     os.write(taken_w, _STALE if stale else _TAKEN)
     os.close(taken_w)
     if stale:
-        conn.close()  # its caller runs the call itself, from the new code
+        peer_pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+        _log(f"refused pid {peer_pid}: the runtime's code changed (the call runs in its caller)")
+        conn.close()  # unanswered: its caller runs the call itself, from the new code
         return
     _child(conn, parser)
 
@@ -194,12 +198,13 @@ def _child(conn: socket.socket, parser: argparse.ArgumentParser) -> None:
         os.chdir(call["cwd"])
     except (Refused, OSError, ValueError) as exc:
         reason = "the call did not arrive whole in time" if isinstance(exc, TimeoutError) else str(exc).replace("\n", " ")
-        print(f"refused pid {peer_pid}: {reason}", flush=True)
+        _log(f"refused pid {peer_pid}: {reason}")
         _reply(conn, b"R" + reason.encode(errors="replace"))
         os._exit(0)
     os.setpgid(0, 0)  # the caller's signals go to this group: this process and its subprocesses
     _reply(conn, b"P%d" % os.getpid())
-    print(f"pid {os.getpid()} for pid {peer_pid}: {' '.join(call['argv'])}", flush=True)  # the server's log
+    log = os.dup(1)  # the server's log, for the call's end
+    _log(f"pid {os.getpid()} for pid {peer_pid}: {_shown(call['argv'])}")
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     for fd in set(fds) - {0, 1, 2}:
@@ -212,7 +217,23 @@ def _child(conn: socket.socket, parser: argparse.ArgumentParser) -> None:
     _die_with(peer_pid)
     code = _run(call["argv"], parser)
     _reply(conn, b"X%d" % code)
+    _log(f"pid {os.getpid()} exited {code}", log)
     os._exit(0)
+
+
+def _log(line: str, fd: int = 1) -> None:
+    """One line of the server's log (its stdout), with the time."""
+    try:
+        os.write(fd, f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n".encode(errors="backslashreplace"))
+    except OSError:
+        pass
+
+
+def _shown(argv: list[str], most: int = 500) -> str:
+    """A call's arguments for the log, quoted as a shell would take them (a newline in one
+    shown as \\n: one call, one line); a long list cut."""
+    text = shlex.join(argv).replace("\n", "\\n")
+    return text if len(text) <= most else f"{text[:most]}... ({len(argv)} arguments)"
 
 
 def _receive(conn: socket.socket) -> tuple[list[int], list[bytes]]:
@@ -228,6 +249,8 @@ def _receive(conn: socket.socket) -> tuple[list[int], list[bytes]]:
             break
         chunks.append(data)
     conn.settimeout(None)
+    if not fds and not chunks:
+        raise Refused("the caller sent no call (it went away)")
     if len(fds) != 3:
         for fd in fds:
             os.close(fd)
@@ -269,16 +292,21 @@ def _reply(conn: socket.socket, line: bytes) -> None:
 
 def _fresh_std_streams() -> None:
     """sys.stdin, stdout and stderr on the caller's descriptors, buffered as a new interpreter
-    would buffer them there (lines to a terminal, blocks to a file or pipe)."""
+    would buffer them there (lines to a terminal, blocks to a file or pipe, nothing held with
+    the caller's PYTHONUNBUFFERED)."""
     encoding, errors = sys.stdout.encoding, sys.stdout.errors
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
     sys.stdin = io.open(0, "r", closefd=False, encoding=encoding, errors=errors)
     sys.stdout = io.open(1, "w", closefd=False, encoding=encoding, errors=errors)
     sys.stderr = io.open(2, "w", buffering=1, closefd=False, encoding=encoding, errors="backslashreplace")
+    if unbuffered:
+        for stream in (sys.stdout, sys.stderr):
+            stream.reconfigure(write_through=True)
 
 
 def _die_with(pid: int) -> None:
-    """End this call if its caller is killed, as the call would end in the caller (SIGKILL
-    cannot be forwarded)."""
+    """End this call, and what it runs in its process group, if its caller is killed (SIGKILL
+    cannot be forwarded). Containers are their conmon's, in sessions of their own."""
     try:
         pidfd = os.pidfd_open(pid)
     except OSError:
@@ -287,7 +315,7 @@ def _die_with(pid: int) -> None:
 
     def watch():
         select.select([pidfd], [], [])
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.killpg(0, signal.SIGKILL)  # with its subprocesses (runc exec, a build step's runc)
 
     threading.Thread(target=watch, daemon=True, name="caller-watch").start()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..cgroups import limits, paths as cgroups
 from ..concurrency import alongside
 from ..config import RuntimeConfig
-from ..errors import BerthError, InvalidSpec, InvalidState, NotFound
+from ..errors import BerthError, InvalidSpec, InvalidState, NotFound, OCIRuntimeError
 from ..image.store import Image, ImageStore
 from ..linux import mounts, userns
 from ..linux.files import locked, write_atomic
@@ -205,10 +205,14 @@ class Containers:
     def _undo(self, record: ContainerRecord, bundle: Path) -> None:
         try:
             self.runc.delete(record.id, force=True)
-        except BerthError:
-            pass
-        self.cleanup(bundle)
-        shutil.rmtree(bundle, ignore_errors=True)
+        except (BerthError, OSError):
+            pass  # never made, or runc is what failed: the rest goes all the same
+        try:
+            self.cleanup(bundle)
+        except OCIRuntimeError:
+            pass  # runc, say, is not there: all else was released, and the caller hears why the start failed
+        if not mounts.mount_points_under(bundle):  # never rmtree into a mount: it may be a layer's files
+            shutil.rmtree(bundle, ignore_errors=True)
 
     # after exit
 
@@ -231,15 +235,21 @@ class Containers:
             return  # the exit command of an earlier run, late: the container was started again
         # runc forgets the container (its state, its cgroup) while the rest is released here:
         # nothing below waits for it, and it is a third of a short container's cleanup.
-        deleting = self.runc.begin_delete(record.id, force=True)
+        try:
+            deleting, unable = self.runc.begin_delete(record.id, force=True), None
+        except OCIRuntimeError as exc:  # runc is not there: the rest is released all the same
+            deleting, unable = None, exc
         try:
             # The network and the mounts side by side too: each is mostly waiting on the kernel.
             alongside(lambda: self._release_mounts(record, bundle), lambda: self._release_network(record))
         finally:
             try:
-                deleting.result()
+                if deleting is not None:
+                    deleting.result()
             except NotFound:
                 pass
+        if unable is not None:
+            raise unable
         cgroups.remove(record.cgroup_path, self.cgroup_version)
         (bundle / "cleaned").touch()
 

@@ -63,6 +63,10 @@ def launch(config: RuntimeConfig, cid: str, bundle: Path, log_size_max: int, run
         try:
             proc = subprocess.Popen(args, pass_fds=(write_fd,), env=env, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=err, cwd="/")
+        except FileNotFoundError:
+            os.close(read_fd)
+            raise OCIRuntimeError(f"unable to create container {cid}: {config.conmon} is not installed "
+                                  "(not on PATH)") from None
         finally:
             os.close(write_fd)
     with os.fdopen(read_fd, "rb") as sync:

@@ -28,8 +28,11 @@ class Runc:
 
     def begin(self, what: str, args: list[str]) -> "RuncCall":
         """Start ``runc ARGS`` and return at once; its ``result()`` waits for it, as _call does."""
-        proc = subprocess.Popen(self.base_args() + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        try:
+            proc = subprocess.Popen(self.base_args() + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        except FileNotFoundError:
+            raise OCIRuntimeError(f"unable to {what}: {self.config.runc} is not installed (not on PATH)") from None
         return RuncCall(what, proc)
 
     def start(self, cid: str) -> None:

@@ -51,8 +51,11 @@ def _holding(command: list[str], what: str, then) -> None:
     shell that says when it is in them, then waits; call ``then(pid)`` meanwhile, while its
     namespaces are /proc/pid/ns/*. A small program exec'd rather than a fork of this process
     (a CLI or an agent of tens of MB, whose forked copy took 3-6 ms to get there)."""
-    proc = subprocess.Popen([*command, "--", "/bin/sh", "-c", "echo; exec cat"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc = subprocess.Popen([*command, "--", "/bin/sh", "-c", "echo; exec cat"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise OCIRuntimeError(f"unable to create {what}: {command[0]} (util-linux) is not on PATH") from None
     try:
         if proc.stdout.readline() != b"\n":
             reason = proc.stderr.read().decode(errors="replace").strip() or f"{command[0]} gave no answer"
