@@ -14,12 +14,10 @@ import sys
 from pathlib import Path
 
 from .errors import BerthError, InvalidSpec
+from .linux.files import use_runtime_umask
 
 # Each command imports what it uses: a container's start pays for the modules it needs,
 # not for builds, registries and stats (a third of the runtime's import time).
-
-# Commands whose files are the caller's, made with the caller's umask (save -o FILE).
-_WRITES_CALLERS_FILES = {"save"}
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 
@@ -491,10 +489,8 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
     """Run one command line; ``parser``: the full one (``full_parser()``), built already."""
     argv = sys.argv[1:] if argv is None else argv
     args = (parser or _parser(argv)).parse_args(argv)
-    if _command_named(argv) not in _WRITES_CALLERS_FILES:
-        # What the runtime makes (bundles, roots, layers) must be reachable by a container's
-        # mapped root whatever the caller's umask (077 made every run fail).
-        os.umask(0o022)
+    if not getattr(args, "callers_file", False):  # save -o FILE: that file is the caller's, made with its umask
+        use_runtime_umask()
     try:
         return args.func(args)
     except BerthError as exc:

@@ -103,7 +103,7 @@ def add_commands(sub, wrap) -> None:
     s.add_argument("image")
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--format", choices=sorted(transfer.FORMATS), default="oci")
-    s.set_defaults(func=wrap(cmd_save))
+    s.set_defaults(func=wrap(cmd_save), callers_file=True)
     s = sub.add_parser("load", help="read an image from an archive")
     s.add_argument("-i", "--input", required=True)
     s.add_argument("--format", choices=["auto", *sorted(transfer.FORMATS)], default="auto",

@@ -142,12 +142,14 @@ class StepRunner:
         containers get one: its root is not host root); its changes as a new layer."""
         cid = STEP_PREFIX + uuid.uuid4().hex[:20]
         ids = self.userns_ids()
-        ns = userns.create(self.config.run_dir / "userns" / cid, *ids) if ids else None
+        netns_path = provider.namespace_path(self.config, cid, self.limits.network) if ids else None
+        ns = userns.create(self.config.run_dir / "userns" / cid, *ids, netns=netns_path) if ids else None
         try:
             return self._run_in(cid, ns, ids, layers, cmd, on_output)
         finally:
             if ns is not None:
                 userns.remove(ns)
+                provider.remove_namespace(self.config, cid)  # gone with the step's network already, as a rule
 
     def _run_in(self, cid: str, ns: Path | None, ids: tuple[int, int] | None, layers: list[str], cmd: RunCommand,
                 on_output) -> tuple[str, int]:
@@ -178,7 +180,8 @@ class StepRunner:
 
     def _run_container(self, cid: str, rootfs, cmd: RunCommand, uid: int, gid: int, ns: Path | None,
                        ids: tuple[int, int] | None, on_output) -> tuple[int, list[str]]:
-        net = provider.setup(self.config, cid, self.limits.network, [], userns=ns)
+        # With a user namespace, its bridge network's namespace was made with it (run()).
+        net = provider.setup(self.config, cid, self.limits.network, [], netns_made=ns is not None)
         try:
             binds = etcfiles.write_etc_files(rootfs.base, cid[:12], net.ip, list(self.config.dns_servers))
             for bind in binds if ids else ():

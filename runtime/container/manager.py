@@ -177,8 +177,8 @@ class Containers:
         rootfs = overlay.assemble(bundle / "rootfs", self.store.lower_dirs(image.layers), ns, ids[0] if ids else 0,
                                   volatile=req.volatile_root)
         uid, gid = etcfiles.resolve_user(rootfs.merged, image.config.get("config", {}).get("User", ""))
-        reservation = provider.reserve(self.config, record.id, req.network, list(req.ports), req.team, _rates(req), ns,
-                                       netns_made=netns_path is not None)
+        reservation = provider.reserve(self.config, record.id, req.network, list(req.ports), req.team, _rates(req),
+                                       netns_made=ns is not None)
         net = reservation.info
         record.network = net.to_dict()
         record.save(bundle, durable=not req.volatile_root)

@@ -13,6 +13,16 @@ from ..errors import ContextError
 _MAX_SYMLINKS = 40
 
 
+RUNTIME_UMASK = 0o022
+
+
+def use_runtime_umask() -> None:
+    """For a process that runs the runtime (its CLI, the host agent): what the runtime makes
+    (bundles, roots, layers, volumes) must be reachable by a container's mapped root, whatever
+    umask the process was started with (077 made every run fail)."""
+    os.umask(RUNTIME_UMASK)
+
+
 def write_atomic(path: Path, data: bytes | str, mode: int = 0o644, durable: bool = True) -> None:
     """Write a file so readers see the old or the new content, never a torn one; ``durable``:
     on the disk before it replaces the old one (a crash of the host leaves one or the other)."""

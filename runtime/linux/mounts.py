@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 
 from ..errors import OCIRuntimeError
+from .probes import kernel_version
+
+_HAS_VOLATILE = (kernel_version() or (0, 0)) >= (5, 10)  # overlayfs's volatile option
 
 # The process's own libc: find_library("c") would run ldconfig at every start of the CLI.
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -38,11 +41,6 @@ def umount(target: Path) -> None:
     raise OCIRuntimeError(f"unable to unmount {target}: {os.strerror(err)}")
 
 
-def _kernel() -> tuple[int, int]:
-    major, minor = os.uname().release.split(".")[:2]
-    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
-
-
 def mount_points_under(prefix: Path) -> list[Path]:
     """Mount points at or below ``prefix``, deepest first (the order to unmount them)."""
     prefix_s = str(prefix).rstrip("/")
@@ -72,7 +70,7 @@ def mount_overlay(lowers: list[Path], upper: Path, work: Path, target: Path, vol
     if not lowers:
         raise OCIRuntimeError(f"unable to mount overlay on {target}: no lower layers")
     options = (f"lowerdir={':'.join(str(p) for p in lowers)},upperdir={upper},workdir={work},"
-               "redirect_dir=off,metacopy=off" + (",volatile" if volatile and _kernel() >= (5, 10) else ""))
+               "redirect_dir=off,metacopy=off" + (",volatile" if volatile and _HAS_VOLATILE else ""))
     if len(options) >= 4096:  # the kernel takes at most one page of options
         raise OCIRuntimeError(f"unable to mount overlay on {target}: too many layers ({len(lowers)})")
     mount("overlay", target, "overlay", options)

@@ -1,8 +1,17 @@
 """Checks of what this host can do, run by the agent's doctor before it takes work."""
 from __future__ import annotations
 
+import os
 import resource
 import shutil
+
+
+def kernel_version() -> tuple[int, int] | None:
+    """This kernel's (major, minor), as uname gives them ("6.1.0-18-amd64": (6, 1)); None if unreadable."""
+    try:
+        return tuple(int(part) for part in os.uname().release.split("-")[0].split(".")[:2])
+    except ValueError:
+        return None
 
 
 def missing_tools(*names: str) -> list[str]:

@@ -8,8 +8,8 @@ network namespace its own user namespace owns, and runc then joins both by path.
 The image's layers, owned by host root, are shown to it through idmapped mounts
 (mount_setattr with MOUNT_ATTR_IDMAP), so overlayfs needs no copy of them.
 
-The namespaces are made by util-linux's unshare (and nsenter), holding them while
-they are bound to their files: setns into a user namespace is refused to a process
+The namespaces are made by util-linux's unshare, holding them while they are
+bound to their files: setns into a user namespace is refused to a process
 with more than one thread, and a fork of a CLI or an agent costs more than an exec.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..errors import MissingKernelFeature, OCIRuntimeError
 from .files import write_atomic
+from .probes import kernel_version
 
 _MS_BIND, _MNT_DETACH = 4096, 2
 _AT_FDCWD, _AT_EMPTY_PATH = -100, 0x1000
@@ -47,8 +48,7 @@ def _fail(what: str) -> OCIRuntimeError:
 
 
 def _holding(command: list[str], what: str, then) -> None:
-    """Run ``command`` (util-linux's unshare or nsenter, making or entering namespaces) over a
-    shell that says when it is in them, then waits; call ``then(pid)`` meanwhile, while its
+    """Run ``command`` (util-linux's unshare, making namespaces) over a shell that says when it is in them, then waits; call ``then(pid)`` meanwhile, while its
     namespaces are /proc/pid/ns/*. A small program exec'd rather than a fork of this process
     (a CLI or an agent of tens of MB, whose forked copy took 3-6 ms to get there)."""
     try:
@@ -96,13 +96,6 @@ def create(path: Path, host_id: int, size: int, netns: Path | None = None) -> Pa
     return path
 
 
-def create_netns(path: Path, userns: Path) -> Path:
-    """A new network namespace owned by the user namespace at ``userns``, kept at ``path``."""
-    _holding(["nsenter", f"--user={userns}", "unshare", "--net"], f"network namespace {path.name} in user namespace "
-             f"{userns}", lambda pid: _bind(f"/proc/{pid}/ns/net", path))
-    return path
-
-
 def remove(path: Path) -> None:
     """Unmount and remove a namespace file; gone already is fine."""
     _libc.umount2(str(path).encode(), _MNT_DETACH)
@@ -137,10 +130,8 @@ def kernel_problem() -> str | None:
         return "the kernel has no user namespaces (/proc/sys/user/max_user_namespaces is missing)"
     if enabled == 0:
         return "user namespaces are turned off (user.max_user_namespaces is 0)"
-    release = os.uname().release
-    try:
-        version = tuple(int(part) for part in release.split("-")[0].split(".")[:2])
-    except ValueError:
+    release, version = os.uname().release, kernel_version()
+    if version is None:
         return f"kernel release {release!r} is not one Berth can read"
     if version < MIN_KERNEL:
         return (f"kernel {release} is older than {'.'.join(map(str, MIN_KERNEL))}, the first whose "

@@ -155,17 +155,16 @@ def bridges_named(prefix: str) -> list[str]:
                 and link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "bridge"]
 
 
-def reserve_endpoint(config: RuntimeConfig, net: Network, cid: str, userns: Path | None = None,
-                     netns_made: bool = False) -> Endpoint:
-    """The container's address and a fresh network namespace (owned by ``userns``, if
-    given; made already with it if ``netns_made``): all runc needs to create the container.
+def reserve_endpoint(config: RuntimeConfig, net: Network, cid: str, netns_made: bool = False) -> Endpoint:
+    """The container's address and a fresh network namespace (made already, with its user
+    namespace, if ``netns_made``): all runc needs to create the container.
     ``connect_endpoint`` joins it to the bridge."""
     name = netns_name(config, cid)
     ip = ipam.allocate(net, cid)
     try:
         _wait_gone(host_veth_name(cid))  # the veth of this container's previous run, freed with its namespace
         if not netns_made:
-            netns.create(name, userns)
+            netns.create(name)
     except (OCIRuntimeError, OSError) as exc:
         remove_endpoint(config, net, cid)
         raise OCIRuntimeError(f"unable to set up the network of container {cid}: {exc}") from None

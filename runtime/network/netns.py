@@ -61,13 +61,9 @@ def new_path(name: str) -> Path:
     return NETNS_DIR / name
 
 
-def create(name: str, userns: Path | None = None) -> Path:
-    """A new named network namespace; with ``userns``, one owned by that user namespace
-    (its container's: only then may the container mount sysfs)."""
+def create(name: str) -> Path:
+    """A new named network namespace (one a user namespace owns is made with it: userns.create)."""
     path = new_path(name)
-    if userns is not None:
-        from ..linux import userns as user_namespaces
-        return user_namespaces.create_netns(path, userns)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0)
     os.close(fd)
 

@@ -81,9 +81,9 @@ class Reservation:
 
 
 def setup(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], team: str = "",
-          rates: tc.Rates = tc.Rates(), userns: Path | None = None) -> NetworkInfo:
-    """The container's network, whole; its namespace owned by ``userns``, the container's, if given."""
-    reservation = reserve(config, cid, mode, ports, team, rates, userns)
+          rates: tc.Rates = tc.Rates(), netns_made: bool = False) -> NetworkInfo:
+    """The container's network, whole (see ``reserve``)."""
+    reservation = reserve(config, cid, mode, ports, team, rates, netns_made)
     try:
         reservation.connect()
     except BaseException:
@@ -94,7 +94,9 @@ def setup(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], 
 
 def namespace_path(config: RuntimeConfig, cid: str, mode: str) -> Path | None:
     """Where a container of network mode ``mode`` gets its network namespace, for its user
-    namespace to make it along (then ``reserve`` with ``netns_made``); None: it gets none of Berth's."""
+    namespace to make it along (userns.create; then ``reserve`` with ``netns_made``): only a
+    namespace its own user namespace owns lets a container mount sysfs. None: it gets none of
+    Berth's."""
     return netns.new_path(links.netns_name(config, cid)) if mode == "bridge" else None
 
 
@@ -104,9 +106,9 @@ def remove_namespace(config: RuntimeConfig, cid: str) -> None:
 
 
 def reserve(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping], team: str = "",
-            rates: tc.Rates = tc.Rates(), userns: Path | None = None, netns_made: bool = False) -> Reservation:
-    """The container's network but its link (``Reservation.connect``); its namespace owned by
-    ``userns``, the container's, if given, and made with it if ``netns_made``."""
+            rates: tc.Rates = tc.Rates(), netns_made: bool = False) -> Reservation:
+    """The container's network but its link (``Reservation.connect``); its namespace at
+    ``namespace_path``, made already with its user namespace if ``netns_made``."""
     check_request(config, mode, ports, team, rates)
     if mode in ("none", "host"):
         return Reservation(NetworkInfo(mode))  # none: the runtime's new namespace; host: no namespace of its own
@@ -118,7 +120,7 @@ def reserve(config: RuntimeConfig, cid: str, mode: str, ports: list[PortMapping]
         net = networks.for_team(config, team)
         if team:  # the default network is ensure_host's
             _ensure_network(config, net)
-        endpoint = links.reserve_endpoint(config, net, cid, userns, netns_made)
+        endpoint = links.reserve_endpoint(config, net, cid, netns_made)
         tuples = [m.as_tuple() for m in ports]
         try:
             nft.add_ports(config, endpoint.ip, tuples)

@@ -3,12 +3,9 @@ stack: the real agent refuses to remove an image or a volume a container uses, t
 in its words and exits 1; once the container is gone, both go, and prune keeps the current image."""
 from __future__ import annotations
 
-import json
-import urllib.request
-
 import pytest
 
-from .test_cli_run import api_get, berth, wait_for  # noqa: F401 (berth: the fixture)
+from .test_cli_run import api_get, berth, create_app, wait_for  # noqa: F401 (berth: the fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -16,20 +13,10 @@ pytestmark = pytest.mark.e2e
 DOCKERFILE = 'FROM busybox\nARG V=1\nRUN echo "$V" > /v\nCMD ["sleep", "600"]\n'
 
 
-def create_app(stack, token: str, name: str, volumes: list[str]) -> dict:
-    team = api_get(stack, token, "teams/")[0]["id"]
-    body = json.dumps({"name": name, "team": team, "dockerfile": DOCKERFILE, "memory_mb": 32, "cpus": 0.5,
-                       "volumes": volumes}).encode()
-    request = urllib.request.Request(f"{stack.url}/api/apps/", data=body, method="POST", headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
 def test_what_a_container_uses_is_refused_by_the_host_and_goes_once_it_is_removed(stack, berth):  # noqa: F811
     code, out, err = berth("volume", "create", "cache")
     assert (code, out) == (0, "cache\n"), err
-    app = create_app(stack, berth.token, "keeper", ["cache:/cache"])
+    app = create_app(stack, berth.token, "keeper", DOCKERFILE, memory_mb=32, volumes=["cache:/cache"])
     for value in ("1", "2"):
         code, out, err = berth("build", "keeper", "--build-arg", f"V={value}")
         assert code == 0, out + err

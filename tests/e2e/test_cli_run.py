@@ -40,14 +40,16 @@ def berth(stack, tmp_path_factory):
     return run
 
 
-def create_app(stack, token: str, name: str, dockerfile: str, env: list[str]) -> None:
+def create_app(stack, token: str, name: str, dockerfile: str, **settings) -> dict:
+    """An app of the token's first team, made through the API; ``settings``: more of its fields."""
     team = api_get(stack, token, "teams/")[0]["id"]
     body = json.dumps({"name": name, "team": team, "dockerfile": dockerfile, "memory_mb": 64, "cpus": 0.5,
-                       "env": env}).encode()
+                       **settings}).encode()
     request = urllib.request.Request(f"{stack.url}/api/apps/", data=body, method="POST", headers={
         "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 201
+        return json.loads(response.read())
 
 
 def api_get(stack, token: str, path: str):
@@ -67,7 +69,7 @@ def wait_for(what: str, check, timeout: float = 60):
 
 
 def test_the_env_and_the_runs_flags_reach_the_container(stack, berth):
-    create_app(stack, berth.token, "printenv", PRINTS_ITS_ENV, ["GREETING=hello from the app", "OVERRIDE=app"])
+    create_app(stack, berth.token, "printenv", PRINTS_ITS_ENV, env=["GREETING=hello from the app", "OVERRIDE=app"])
     code, out, err = berth("build", "printenv")
     assert code == 0, out + err
     code, out, err = berth("run", "-d", "-m", "96m", "--pids-limit", "64", "-e", "EXTRA=from the cli",
@@ -90,7 +92,7 @@ def test_the_env_and_the_runs_flags_reach_the_container(stack, berth):
 
 
 def test_an_attached_run_prints_the_log_and_exits_with_the_containers_code(stack, berth):
-    create_app(stack, berth.token, "exits", EXITS_3, ["GREETING=goodbye"])
+    create_app(stack, berth.token, "exits", EXITS_3, env=["GREETING=goodbye"])
     assert berth("build", "exits")[0] == 0
     code, out, err = berth("run", "exits")
     assert code == 3, err

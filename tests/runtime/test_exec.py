@@ -1,6 +1,7 @@
 """Exec: a command run in a running container, through runc exec, with and without a terminal."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
@@ -28,6 +29,20 @@ def test_exec_runs_in_the_containers_namespaces(containers):
     assert hostname == info.id[:12] and init.startswith("/run/berth-init")
 
 
+@contextlib.contextmanager
+def on_a_terminal(start):
+    """A pty; ``start(slave)`` starts the process on its slave side; yields (master, process)
+    and kills the process and closes the master afterwards."""
+    master, slave = pty.openpty()
+    proc = start(slave)
+    os.close(slave)
+    try:
+        yield master, proc
+    finally:
+        os.close(master)
+        proc.kill()
+
+
 def type_and_see(terminal: int, typed: bytes, expected: bytes, timeout: float = 20) -> None:
     """Type on a terminal's master side and read it until ``expected`` shows."""
     os.write(terminal, typed)
@@ -42,15 +57,11 @@ def type_and_see(terminal: int, typed: bytes, expected: bytes, timeout: float = 
 def test_exec_with_a_terminal_echoes_what_is_typed(containers):
     manager, _ = containers
     info = run(containers, command=("sleep", "600"), init=True)
-    master, slave = pty.openpty()
-    proc = manager.exec(info.id, ["sh"], tty=True, stdin=slave, stdout=slave, stderr=slave)
-    os.close(slave)
-    try:
+    with on_a_terminal(lambda tty: manager.exec(info.id, ["sh"], tty=True, stdin=tty, stdout=tty, stderr=tty)) \
+            as (master, proc):
         type_and_see(master, b"echo hi-$((40+2))\n", b"hi-42")
         os.write(master, b"exit\n")
         assert proc.wait(10) == 0
-    finally:
-        os.close(master)
 
 
 def test_exec_in_a_stopped_container_is_refused(containers):

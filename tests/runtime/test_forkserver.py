@@ -4,7 +4,6 @@ take it. Real parts throughout: the C client make builds, the server, runc and c
 from __future__ import annotations
 
 import os
-import pty
 import re
 import shutil
 import signal
@@ -22,7 +21,7 @@ from runtime import forkserver
 from tests.processes import ROOT
 
 from .test_containers import run
-from .test_exec import type_and_see
+from .test_exec import on_a_terminal, type_and_see
 
 pytestmark = pytest.mark.root
 
@@ -256,17 +255,11 @@ def test_a_client_killed_ends_its_worker(server, containers, runtime_config):
 
 def test_exec_with_a_terminal_through_the_server(server, containers, runtime_config):
     info = run(containers, command=("sleep", "600"), init=True)
-    master, slave = pty.openpty()
-    client = subprocess.Popen(cli(runtime_config) + ["exec", "-it", info.id, "sh"], stdin=slave, stdout=slave,
-                              stderr=slave, start_new_session=True)
-    os.close(slave)
-    try:
+    with on_a_terminal(lambda tty: subprocess.Popen(cli(runtime_config) + ["exec", "-it", info.id, "sh"], stdin=tty,
+                                                    stdout=tty, stderr=tty, start_new_session=True)) as (master, client):
         type_and_see(master, b"echo hi-$((40+2))\n", b"hi-42")
         os.write(master, b"exit 5\n")
         assert client.wait(20) == 5
-    finally:
-        os.close(master)
-        client.kill()
     assert len(server.workers()) == 1
 
 

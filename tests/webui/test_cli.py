@@ -66,12 +66,16 @@ class StandInAgent(threading.Thread):
             raise self.failure
 
 
-def wait_for_build(app) -> Build:
+def build_started(app, r) -> Build:
+    """As an agent starts the build the CLI asked for: its log stream new, the build running."""
     deadline = time.monotonic() + 10
     while not Build.objects.filter(app=app).exists():
         assert time.monotonic() < deadline, "the CLI made no build"
         time.sleep(0.05)
-    return Build.objects.get(app=app)
+    build = Build.objects.get(app=app)
+    r.delete(streams.build_log(build.id))
+    record_build_event(build.id, {"status": contracts.BUILD_RUNNING})
+    return build
 
 
 def wait_for_container() -> Container:
@@ -96,9 +100,7 @@ def test_build_follows_the_log_to_the_end(berth, app, host):
     r = redis.Redis.from_url(settings.REDIS_URL)
 
     def agent():
-        build = wait_for_build(app)
-        r.delete(streams.build_log(build.id))
-        record_build_event(build.id, {"status": contracts.BUILD_RUNNING})
+        build = build_started(app, r)
         for line in ("Step 1/2 : FROM busybox", " ---> Using cache"):
             r.xadd(streams.build_log(build.id), {"line": line})
         record_build_event(build.id, {"status": contracts.BUILD_SUCCEEDED, "image": app.image_name})
@@ -118,9 +120,7 @@ def test_a_failed_build_is_told_with_its_reason_though_the_log_ends_first(berth,
     r = redis.Redis.from_url(settings.REDIS_URL)
 
     def agent():
-        build = wait_for_build(app)
-        r.delete(streams.build_log(build.id))
-        record_build_event(build.id, {"status": contracts.BUILD_RUNNING})
+        build = build_started(app, r)
         r.xadd(streams.build_log(build.id), {"line": "ERROR: no such file"})
         r.xadd(streams.build_log(build.id), {"end": "failed"})
         time.sleep(1.5)  # the report still on its way

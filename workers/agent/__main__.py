@@ -18,6 +18,7 @@ from .loops import start_all
 from .recovery import finish_interrupted_runs, report_interrupted_builds, report_lost
 from runtime.errors import BerthError, NotFound
 from runtime.image.bootstrap import bootstrap_busybox
+from runtime.linux.files import use_runtime_umask
 from runtime.reconcile import reconcile
 
 BASE_IMAGE = "busybox:latest"
@@ -51,6 +52,7 @@ def _ensure_base_image(ctx) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
     _raise_open_file_limit()
+    use_runtime_umask()
     ctx = context()
     check_or_exit(ctx.containers.config)
     _ensure_base_image(ctx)

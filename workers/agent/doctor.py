@@ -13,8 +13,9 @@ def problems(config: RuntimeConfig) -> list[str]:
     found = []
     if os.geteuid() != 0:
         found.append("the host agent must run as root (it creates namespaces, cgroups and mounts)")
-    for tool in missing_tools(config.runc, config.conmon, "nft"):
-        found.append(f"{tool} is not installed (apt-get install {'nftables' if tool == 'nft' else tool})")
+    packages = {"nft": "nftables", "unshare": "util-linux"}  # the others are their own packages
+    for tool in missing_tools(config.runc, config.conmon, "nft", "unshare"):
+        found.append(f"{tool} is not installed (apt-get install {packages.get(tool, tool)})")
     if not os.path.exists(config.init_binary):
         found.append(f"{config.init_binary} is missing (apt-get install catatonit)")
     if not os.path.exists("/bin/busybox"):
