@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -104,7 +105,12 @@ def cmd_run(args) -> int:
                      ports=tuple(portmaps.parse(p) for p in args.publish), network=args.network, **_run_limits(args),
                      init=args.init, name=args.name or "", restart=args.restart,
                      volumes=tuple(volumes.parse(v) for v in args.volume), volatile_root=args.rm and not args.detach)
-    info = containers.run(req)
+    _end_on(signal.SIGTERM, signal.SIGHUP)  # as on Ctrl-C, below
+    try:
+        info = containers.run(req)  # undone by itself if interrupted
+    except (KeyboardInterrupt, _Ended) as exc:
+        _say("interrupted: the container was not started")
+        return _interrupted_code(exc)
     if args.detach:
         print(info.id)
         return 0
@@ -113,11 +119,11 @@ def cmd_run(args) -> int:
         for line in containers.logs(info.id):
             (sys.stdout if line.stream == "stdout" else sys.stderr).write(line.text + ("\n" if line.complete else ""))
         status = containers.stop(info.id)
-    except KeyboardInterrupt:  # Ctrl-C: --rm keeps its word; without it the container runs on
+    except (KeyboardInterrupt, _Ended) as exc:  # Ctrl-C, kill, hang-up: --rm keeps its word, else it runs on
         _say(f"interrupted: {'stopping and removing' if args.rm else 'leaving running'} container {info.record.name}")
         if args.rm:
             containers.remove(info.id, force=True)
-        return 130
+        return _interrupted_code(exc)
     except BaseException:  # its output could not be written (a closed pipe), among others
         if args.rm:
             containers.remove(info.id, force=True)
@@ -125,6 +131,29 @@ def cmd_run(args) -> int:
     if args.rm:
         containers.remove(info.id)
     return status.exit_code or 0
+
+
+class _Ended(BaseException):
+    """A signal that ends the CLI (SIGTERM, SIGHUP) arrived: raised where it was, as Ctrl-C's
+    KeyboardInterrupt is, so what the command holds is let go of."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _end_on(*signums: int) -> None:
+    def ended(signum, frame):
+        raise _Ended(signum)
+
+    for signum in signums:
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup's hang-ups stay ignored
+            signal.signal(signum, ended)
+
+
+def _interrupted_code(exc: BaseException) -> int:
+    """The exit status of a process ended by that signal, as a shell shows it."""
+    return 128 + (exc.signum if isinstance(exc, _Ended) else signal.SIGINT)
 
 
 def _say(message: str) -> None:
@@ -485,9 +514,18 @@ def _add_limit_options(s: argparse.ArgumentParser) -> None:
                    help="write rate limit of a whole disk, e.g. /dev/vda:1mb")
 
 
+def _closed_streams_to_devnull() -> None:
+    """A standard stream the caller closed (``>&-``) is None here: reads find nothing and
+    writes go nowhere, instead of a traceback."""
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode))
+
+
 def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
     """Run one command line; ``parser``: the full one (``full_parser()``), built already."""
     argv = sys.argv[1:] if argv is None else argv
+    _closed_streams_to_devnull()
     args = (parser or _parser(argv)).parse_args(argv)
     if not getattr(args, "callers_file", False):  # save -o FILE: that file is the caller's, made with its umask
         use_runtime_umask()

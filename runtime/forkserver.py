@@ -216,8 +216,8 @@ def _child(conn: socket.socket, parser: argparse.ArgumentParser) -> None:
     _fresh_std_streams()
     _die_with(peer_pid)
     code = _run(call["argv"], parser)
+    _log(f"pid {os.getpid()} exited {code}", log)  # before the answer: the caller's exit ends this process
     _reply(conn, b"X%d" % code)
-    _log(f"pid {os.getpid()} exited {code}", log)
     os._exit(0)
 
 

@@ -40,7 +40,8 @@ def test_a_strict_umask_does_not_stop_a_run(call, containers):
     assert (done.returncode, done.stdout) == (0, "hi\n"), done.stderr
 
 
-def test_ctrl_c_on_run_rm_removes_the_container(call, containers):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_kill_or_hang_up_on_run_rm_removes_the_container(call, containers, signum):
     manager, _ = containers
     client = subprocess.Popen(call + ["run", "--rm", "--name", "edge-int", "busybox", "sleep", "60"], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -49,11 +50,11 @@ def test_ctrl_c_on_run_rm_removes_the_container(call, containers):
         while not [i for i in _named(manager, "edge-int") if i.status.state == "running"]:
             assert time.monotonic() < deadline and client.poll() is None
             time.sleep(0.05)
-        client.send_signal(signal.SIGINT)
+        client.send_signal(signum)
         _, err = client.communicate(timeout=30)
     finally:
         client.kill()
-    assert client.returncode == 130 and "Traceback" not in err, err
+    assert client.returncode == 128 + signum and "Traceback" not in err, err
     assert "interrupted: stopping and removing container edge-int" in err
     assert _named(manager, "edge-int") == []
 
@@ -114,3 +115,10 @@ def test_a_signal_the_caller_ignores_is_not_passed_on(call, containers):
     client.send_signal(signal.SIGHUP)
     out, err = client.communicate(timeout=60)
     assert (client.returncode, out) == (0, "done\n"), err
+
+
+def test_a_closed_stdout_or_stdin_gets_no_traceback(call, containers):
+    done = subprocess.run(call + ["run", "--rm", "--name", "edge-closed", "busybox", "echo", "lost"], cwd=ROOT,
+                          stderr=subprocess.PIPE, text=True, timeout=60, preexec_fn=lambda: os.close(1))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr  # the output goes nowhere
+    assert _named(containers[0], "edge-closed") == []

@@ -98,6 +98,7 @@ def test_a_call_runs_in_a_worker_with_the_callers_output_and_exit_code(server, c
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
     assert len(server.workers()) == 1 and "run --rm busybox sh -c" in server.log()
+    assert re.search(rf"^{STAMP} pid {server.workers()[0]} exited 3$", server.log(), re.M), server.log()
     refused = subprocess.run(cli(runtime_config) + ["no-such-command"], capture_output=True, text=True, timeout=30)
     assert refused.returncode == 2 and "invalid choice: 'no-such-command'" in refused.stderr
     assert len(server.workers()) == 2
